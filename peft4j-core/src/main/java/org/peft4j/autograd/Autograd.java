@@ -1,0 +1,106 @@
+package org.peft4j.autograd;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.peft4j.ops.Elementwise;
+import org.peft4j.tensor.DType;
+import org.peft4j.tensor.Tensor;
+
+/**
+ * Define-by-run reverse mode. An op records a {@link Node} only when recording is enabled and at
+ * least one input requires a gradient, so work on frozen tensors leaves no trace and backward never
+ * descends below the lowest trainable tensor.
+ */
+public final class Autograd {
+    private Autograd() {}
+
+    /** True when an op over these inputs must record itself. */
+    public static boolean needsGrad(Tensor... inputs) {
+        if (!GradMode.isEnabled()) return false;
+        for (Tensor t : inputs) if (t != null && t.requiresGrad()) return true;
+        return false;
+    }
+
+    /**
+     * Attaches a backward function to {@code output} when any input requires a gradient; returns
+     * {@code output}. The backward receives the output's gradient and returns one entry per input.
+     */
+    public static Tensor record(Tensor output, String op, Node.Backward backward, Tensor... inputs) {
+        if (needsGrad(inputs)) output.attachGradFn(new Node(op, inputs.clone(), backward));
+        return output;
+    }
+
+    /** Backpropagates from a scalar (gradient 1) into every leaf that requires a gradient. */
+    public static void backward(Tensor root) {
+        if (root.numel() != 1) {
+            throw new IllegalArgumentException("backward() without a gradient needs a scalar, got shape "
+                    + java.util.Arrays.toString(root.shape()));
+        }
+        backward(root, Tensor.full(root.dtype() == DType.F64 ? DType.F64 : DType.F32, 1.0, root.shape()));
+    }
+
+    /** Backpropagates {@code gradRoot} from {@code root}. Leaf gradients accumulate until zeroed. */
+    public static void backward(Tensor root, Tensor gradRoot) {
+        if (!root.requiresGrad()) {
+            throw new IllegalStateException("backward() on a tensor that does not require a gradient: "
+                    + "no trainable tensor contributed to it");
+        }
+        List<Tensor> order = topologicalOrder(root);
+        Map<Tensor, Tensor> grads = new IdentityHashMap<>();
+        grads.put(root, gradRoot);
+        try (var scope = GradMode.noGrad()) {
+            for (int k = order.size() - 1; k >= 0; k--) {
+                Tensor t = order.get(k);
+                Tensor g = grads.remove(t);
+                if (g == null) continue;
+                Node node = t.gradFn();
+                if (node == null) {
+                    t.accumulateGrad(g);
+                    continue;
+                }
+                Tensor[] inputGrads = node.backward.apply(g);
+                for (int i = 0; i < node.inputs.length; i++) {
+                    Tensor in = node.inputs[i];
+                    if (in == null || !in.requiresGrad() || inputGrads[i] == null) continue;
+                    Tensor gi = inputGrads[i];
+                    if (!java.util.Arrays.equals(gi.shape(), in.shape())) {
+                        throw new IllegalStateException("backward of " + node.op + " returned gradient of shape "
+                                + java.util.Arrays.toString(gi.shape()) + " for input " + i + " of shape "
+                                + java.util.Arrays.toString(in.shape()));
+                    }
+                    Tensor prev = grads.get(in);
+                    grads.put(in, prev == null ? gi : Elementwise.add(prev, gi));
+                }
+            }
+        }
+    }
+
+    /** Tensors reachable from root through recorded nodes, inputs before the tensors made from them. */
+    private static List<Tensor> topologicalOrder(Tensor root) {
+        List<Tensor> order = new ArrayList<>();
+        Map<Tensor, Boolean> visited = new IdentityHashMap<>();
+        ArrayDeque<Object[]> stack = new ArrayDeque<>();
+        stack.push(new Object[] {root, 0});
+        visited.put(root, Boolean.TRUE);
+        while (!stack.isEmpty()) {
+            Object[] frame = stack.peek();
+            Tensor t = (Tensor) frame[0];
+            int next = (Integer) frame[1];
+            Node node = t.gradFn();
+            if (node != null && next < node.inputs.length) {
+                frame[1] = next + 1;
+                Tensor in = node.inputs[next];
+                if (in != null && in.requiresGrad() && visited.put(in, Boolean.TRUE) == null) {
+                    stack.push(new Object[] {in, 0});
+                }
+            } else {
+                stack.pop();
+                order.add(t);
+            }
+        }
+        return order;
+    }
+}
