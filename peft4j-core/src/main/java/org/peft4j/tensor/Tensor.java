@@ -284,22 +284,78 @@ public final class Tensor {
     /** A contiguous copy in {@code target} that shares nothing with this tensor and records nothing. */
     public Tensor detachedCopy(DType target) {
         Tensor out = zeros(target, shape);
-        long n = numel();
-        float[] src = heapFloats();
-        if (src != null && target == DType.F32) {
-            System.arraycopy(src, 0, out.heapFloats(), 0, src.length);
-        } else if (src != null && target == DType.F64) {
-            double[] dst = out.heapDoubles();
-            for (int i = 0; i < src.length; i++) dst[i] = src[i];
+        float[] dstF = out.heapFloats();
+        Object base = data.heapBase().orElse(null);
+        if (dtype == DType.F32 && dstF != null && base instanceof float[] src) {
+            copyStridedF32(src, dstF);
         } else {
+            long n = numel();
             for (long i = 0; i < n; i++) out.setStorage(i, getFlat(i));
         }
         return out;
     }
 
+    /** Copies this F32 view from its backing array row by row (whole runs when the last stride is 1). */
+    private void copyStridedF32(float[] src, float[] dst) {
+        int inner = shape.length == 0 ? 1 : shape[shape.length - 1];
+        long innerStride = shape.length == 0 ? 1 : strides[shape.length - 1];
+        forEachRow((rowStart, o) -> {
+            if (innerStride == 1) {
+                System.arraycopy(src, (int) rowStart, dst, o, inner);
+            } else {
+                long k = rowStart;
+                for (int j = 0; j < inner; j++, k += innerStride) dst[o + j] = src[(int) k];
+            }
+        });
+    }
+
+    /** Row visitor: storage index of a row's first element and that row's position in row-major order. */
+    private interface RowVisitor {
+        void visit(long rowStart, int logicalOffset);
+    }
+
+    /** Visits every innermost row of this view without per-element index arithmetic. */
+    private void forEachRow(RowVisitor v) {
+        int rank = shape.length;
+        long n = numel();
+        if (n == 0) return;
+        if (rank == 0) {
+            v.visit(offset, 0);
+            return;
+        }
+        int inner = shape[rank - 1];
+        int rows = (int) (n / inner);
+        int[] idx = new int[rank];
+        long rowStart = offset;
+        for (int r = 0, o = 0; r < rows; r++, o += inner) {
+            v.visit(rowStart, o);
+            for (int d = rank - 2; d >= 0; d--) {
+                rowStart += strides[d];
+                if (++idx[d] < shape[d]) break;
+                rowStart -= strides[d] * shape[d];
+                idx[d] = 0;
+            }
+        }
+    }
+
     /** Copies the values of {@code src} (same shape or broadcastable to it) into this tensor; records nothing. */
     public Tensor copyFrom(Tensor src) {
         Tensor s = Arrays.equals(src.shape, shape) ? src : src.detach().expand(shape);
+        float[] from = s.heapFloats();
+        Object base = data.heapBase().orElse(null);
+        if (dtype == DType.F32 && from != null && base instanceof float[] to) {
+            int inner = shape.length == 0 ? 1 : shape[shape.length - 1];
+            long innerStride = shape.length == 0 ? 1 : strides[shape.length - 1];
+            forEachRow((rowStart, o) -> {
+                if (innerStride == 1) {
+                    System.arraycopy(from, o, to, (int) rowStart, inner);
+                } else {
+                    long k = rowStart;
+                    for (int j = 0; j < inner; j++, k += innerStride) to[(int) k] = from[o + j];
+                }
+            });
+            return this;
+        }
         for (long i = 0, n = numel(); i < n; i++) setFlat(i, s.getFlat(i));
         return this;
     }

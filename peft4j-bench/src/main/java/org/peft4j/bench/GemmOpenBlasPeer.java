@@ -1,0 +1,153 @@
+package org.peft4j.bench;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.BufferedReader;
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStreamWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * OpenBLAS sgemm timed through torch.mm in a Python subprocess (the script ships as a resource and
+ * is driven line by line), so that GemmBench can alternate its own samples with OpenBLAS's and both
+ * see the same machine load. One process per thread count, started with {@code
+ * OPENBLAS_NUM_THREADS} set: Debian's torch reaches OpenBLAS through the generic BLAS interface, and
+ * torch.set_num_threads does not change OpenBLAS's pool.
+ */
+final class GemmOpenBlasPeer implements AutoCloseable {
+    private static final String SCRIPT = "/peer/gemm_openblas.py";
+    /** /usr/bin first: a python3 earlier on PATH (pyenv, venv) often lacks the system torch. */
+    private static final List<String> PYTHONS = List.of("/usr/bin/python3", "python3");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private static String python;
+    private static String unavailable;
+
+    private final Process process;
+    private final Path script;
+    private final BufferedWriter requests;
+    private final BufferedReader replies;
+    /** What the peer reported about itself: torch version, BLAS library, OpenBLAS thread count. */
+    final String description;
+
+    private GemmOpenBlasPeer(Process process, Path script) throws IOException {
+        this.process = process;
+        this.script = script;
+        this.requests = new BufferedWriter(new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8));
+        this.replies = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        JsonNode hello = ask(Map.of("op", "hello"));
+        this.description = "torch " + hello.path("torch").asText() + ", " + hello.path("blas").asText()
+                + ", OpenBLAS reports " + hello.path("openblas_threads").asText("?") + " thread(s)";
+    }
+
+    /** Why there is no peer, or null when python3 with torch was found. */
+    static synchronized String unavailableReason() {
+        findPython();
+        return unavailable;
+    }
+
+    /** Starts a peer whose OpenBLAS uses {@code threads} threads; null (reason in {@link #unavailableReason}) if none. */
+    static GemmOpenBlasPeer start(int threads) throws IOException {
+        if (!findPython()) return null;
+        Path script = Files.createTempFile("peft4j-gemm-peer", ".py");
+        try (InputStream in = GemmOpenBlasPeer.class.getResourceAsStream(SCRIPT)) {
+            if (in == null) throw new IOException("resource " + SCRIPT + " is missing from the jar");
+            Files.copy(in, script, StandardCopyOption.REPLACE_EXISTING);
+        }
+        ProcessBuilder pb = new ProcessBuilder(python, script.toString(), String.valueOf(threads));
+        pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(threads));
+        pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        Process p = pb.start();
+        try {
+            return new GemmOpenBlasPeer(p, script);
+        } catch (IOException e) {
+            p.destroy();
+            Files.deleteIfExists(script);
+            throw e;
+        }
+    }
+
+    /** Allocates the operands of one shape and layout, warms up, and sizes a sample to about sampleS. */
+    void prepare(int m, int n, int k, String variant, double warmupS, double sampleS) throws IOException {
+        Map<String, Object> req = new LinkedHashMap<>();
+        req.put("op", "prepare");
+        req.put("m", m);
+        req.put("n", n);
+        req.put("k", k);
+        req.put("variant", variant);
+        req.put("warmup_s", warmupS);
+        req.put("sample_s", sampleS);
+        ask(req);
+    }
+
+    /** Seconds per torch.mm call over one sample of the prepared shape. */
+    double sample() throws IOException {
+        return ask(Map.of("op", "sample")).path("seconds").asDouble();
+    }
+
+    private JsonNode ask(Map<String, Object> request) throws IOException {
+        requests.write(JSON.writeValueAsString(request));
+        requests.newLine();
+        requests.flush();
+        String line = replies.readLine();
+        if (line == null) throw new IOException("the OpenBLAS peer exited (see its messages above)");
+        JsonNode reply = JSON.readTree(line);
+        if (reply.has("error")) throw new IOException("OpenBLAS peer: " + reply.get("error").asText());
+        return reply;
+    }
+
+    @Override
+    public void close() {
+        try {
+            requests.write("{\"op\": \"quit\"}");
+            requests.newLine();
+            requests.flush();
+            if (!process.waitFor(10, TimeUnit.SECONDS)) process.destroy();
+        } catch (IOException e) {
+            process.destroy();
+        } catch (InterruptedException e) {
+            process.destroy();
+            Thread.currentThread().interrupt();
+        } finally {
+            try {
+                Files.deleteIfExists(script);
+            } catch (IOException ignored) {
+                // a leftover temp file is harmless
+            }
+        }
+    }
+
+    /** Picks the first python3 that can import torch; records why when none can. */
+    private static synchronized boolean findPython() {
+        if (python != null || unavailable != null) return python != null;
+        for (String candidate : PYTHONS) {
+            try {
+                Process p = new ProcessBuilder(candidate, "-c", "import torch").redirectErrorStream(true).start();
+                p.getInputStream().readAllBytes();
+                if (p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0) {
+                    python = candidate;
+                    return true;
+                }
+            } catch (IOException e) {
+                // not installed under this name: try the next one
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        unavailable = "no python3 with torch found (tried " + String.join(", ", PYTHONS)
+                + "; on Debian: apt-get install python3-torch libopenblas0-pthread)";
+        return false;
+    }
+}
