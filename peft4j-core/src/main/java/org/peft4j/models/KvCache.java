@@ -14,14 +14,19 @@ public final class KvCache {
     private final Tensor[] values;
     private Tensor mask;
     private int length;
+    private int positionShift;
 
     public KvCache(int layers) {
         keys = new Tensor[layers];
         values = new Tensor[layers];
     }
 
-    /** A cache holding given per-layer prefixes [B, kvHeads, P, D], attended by every row. */
-    public static KvCache ofPrefix(Tensor[] prefixKeys, Tensor[] prefixValues) {
+    /**
+     * A cache holding given per-layer prefixes [B, kvHeads, P, D], attended by every row. PEFT hands
+     * prefixes over as past keys/values, so real tokens are numbered from P on ({@code shiftPositions});
+     * AdapterHub's prefix tuning leaves positions where they are.
+     */
+    public static KvCache ofPrefix(Tensor[] prefixKeys, Tensor[] prefixValues, boolean shiftPositions) {
         KvCache c = new KvCache(prefixKeys.length);
         for (int i = 0; i < prefixKeys.length; i++) {
             c.keys[i] = prefixKeys[i];
@@ -30,11 +35,15 @@ public final class KvCache {
         int b = prefixKeys[0].size(0);
         c.length = prefixKeys[0].size(2);
         c.mask = Tensor.full(DType.I64, 1, b, c.length);
+        c.positionShift = shiftPositions ? 0 : -c.length;
         return c;
     }
 
     /** Number of cached positions. */
     public int length() { return length; }
+
+    /** The position of the next token: the cache length, less an unshifted prefix. */
+    public int positionOffset() { return length + positionShift; }
 
     /** The mask covering cached and new positions: [B, length + T]. */
     public Tensor fullMask(Tensor newMask) {

@@ -15,19 +15,26 @@ public record ParameterSummary(long total, long trainable, Map<String, long[]> g
         return of(ModelLoader.specs(config), List.of());
     }
 
-    /** Counts of frozen base specs plus trainable extra specs (adapters, heads). */
-    public static ParameterSummary of(List<ParamSpec> frozen, List<ParamSpec> trainable) {
+    /**
+     * Counts of base specs plus trainable specs (adapters, heads). A trainable spec that names a base
+     * tensor (BitFit's biases) makes that tensor trainable without adding to the total.
+     */
+    public static ParameterSummary of(List<ParamSpec> base, List<ParamSpec> trainable) {
         Map<String, long[]> groups = new LinkedHashMap<>();
+        java.util.Set<String> baseNames = new java.util.HashSet<>();
         long total = 0, train = 0;
-        for (ParamSpec s : frozen) {
+        for (ParamSpec s : base) {
             groups.computeIfAbsent(group(s.name()), k -> new long[2])[0] += s.numel();
             total += s.numel();
+            baseNames.add(s.name());
         }
         for (ParamSpec s : trainable) {
             long[] g = groups.computeIfAbsent(group(s.name()), k -> new long[2]);
-            g[0] += s.numel();
+            if (!baseNames.contains(s.name())) {
+                g[0] += s.numel();
+                total += s.numel();
+            }
             g[1] += s.numel();
-            total += s.numel();
             train += s.numel();
         }
         return new ParameterSummary(total, train, groups);

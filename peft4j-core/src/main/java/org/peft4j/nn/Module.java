@@ -44,6 +44,9 @@ public abstract class Module {
 
     public boolean hasChild(String name) { return children.containsKey(name); }
 
+    /** Removes a child (and with it every parameter below it). */
+    public void removeChild(String name) { children.remove(name); }
+
     /** Direct children in registration order. */
     public Map<String, Module> children() { return java.util.Collections.unmodifiableMap(children); }
 

@@ -1,0 +1,326 @@
+package org.peft4j.adapters;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Supplier;
+import java.util.random.RandomGenerator;
+import org.peft4j.adapters.composition.Composition;
+import org.peft4j.models.CausalLm;
+import org.peft4j.models.KvCache;
+import org.peft4j.models.ModelConfig;
+import org.peft4j.models.bert.BertModel;
+import org.peft4j.nn.Linear;
+import org.peft4j.nn.Module;
+import org.peft4j.nn.ModuleDict;
+import org.peft4j.ops.Shapes;
+import org.peft4j.tensor.Tensor;
+
+/**
+ * A frozen base model with named adapters: add, activate, train, delete them, and run the model with
+ * the active ones. Adapters change the base's module tree in place (linear layers become
+ * {@link AdaptedLinear}s, sublayers gain {@link org.peft4j.models.AdapterSite}s); model-level parts
+ * (prefixes, prompts, shared parameters) live in {@link #extras()}. Parameter names are the base's
+ * Hugging Face names plus the adapters' (PEFT layout inside linear layers, AdapterHub layout at
+ * sublayer sites).
+ */
+public final class PeftModel {
+    private final Module base;
+    private final ModelConfig config;
+    private final AdapterContext context = new AdapterContext();
+    private final ModuleDict extras = new ModuleDict();
+    private final Map<String, AdapterEntry> adapters = new LinkedHashMap<>();
+    private final Map<String, PrefixProvider> prefixes = new LinkedHashMap<>();
+    private final Map<String, PromptProvider> prompts = new LinkedHashMap<>();
+
+    /** Wraps {@code base} and freezes every one of its parameters. */
+    public PeftModel(Module base, ModelConfig config) {
+        this.base = base;
+        this.config = config;
+        base.requiresGrad(false);
+    }
+
+    public Module base() { return base; }
+
+    public ModelConfig config() { return config; }
+
+    public AdapterContext context() { return context; }
+
+    /** Model-level adapter modules: {@code prefix_tuning}, {@code prompt_encoder}, {@code shared_parameters}. */
+    public ModuleDict extras() { return extras; }
+
+    public ModelShape shape() { return ModelShape.of(config); }
+
+    // ------------------------------------------------------------------ adapters
+
+    /** Adds adapter {@code name} from a method specification ({@code lora[r=8]}, {@code prefix_tuning|par_bn}). */
+    public AdapterEntry addAdapter(String name, String spec, long seed) {
+        return addAdapter(name, MethodRegistry.parse(spec), seed);
+    }
+
+    public AdapterEntry addAdapter(String name, List<MethodConfig> configs, long seed) {
+        if (name == null || name.isBlank() || name.contains(".") || name.contains(",")) {
+            throw new IllegalArgumentException("adapter name '" + name + "' must be non-empty without '.' or ','");
+        }
+        if (adapters.containsKey(name)) throw new IllegalArgumentException("adapter '" + name + "' already exists");
+        Set<Tensor> before = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        before.addAll(namedParameters().values());
+        List<String> unfrozen = new ArrayList<>();
+        long s = seed;
+        for (MethodConfig c : configs) unfrozen.addAll(MethodRegistry.method(c.method()).install(this, name, c, s++));
+        List<String> owned = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : namedParameters().entrySet()) {
+            if (!before.contains(e.getValue()) || unfrozen.contains(e.getKey())) owned.add(e.getKey());
+        }
+        AdapterEntry entry = new AdapterEntry(name, configs, owned);
+        adapters.put(name, entry);
+        return entry;
+    }
+
+    public List<String> adapterNames() { return List.copyOf(adapters.keySet()); }
+
+    public AdapterEntry adapter(String name) {
+        AdapterEntry e = adapters.get(name);
+        if (e == null) throw new IllegalArgumentException("no adapter '" + name + "'; adapters: " + adapters.keySet());
+        return e;
+    }
+
+    /** The adapter's tensors by dotted name. */
+    public Map<String, Tensor> adapterParameters(String name) {
+        Map<String, Tensor> all = namedParameters();
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String p : adapter(name).parameterNames()) out.put(p, all.get(p));
+        return out;
+    }
+
+    /** Runs {@code composition} from now on (a name, or a block such as {@code Stack(a, b)}). */
+    public void setActive(Composition composition) {
+        for (String n : composition.adapterNames()) adapter(n);
+        context.setActive(composition);
+    }
+
+    public void setActive(String composition) { setActive(Composition.parse(composition)); }
+
+    /** No adapter runs: the base model's own output. */
+    public void deactivate() { context.setActive(null); }
+
+    /** Makes only the named adapters' tensors trainable (everything else frozen). */
+    public void train(String... names) {
+        for (Tensor t : namedParameters().values()) {
+            if (t.isLeaf()) t.requiresGrad(false);
+        }
+        Map<String, Tensor> all = namedParameters();
+        for (String n : names) for (String p : adapter(n).parameterNames()) all.get(p).requiresGrad(true);
+    }
+
+    /** Removes an adapter and every tensor it added. */
+    public void deleteAdapter(String name) {
+        AdapterEntry e = adapter(name);
+        if (context.isActive(name)) context.setActive(null);
+        for (Module m : base.namedModules().values()) {
+            if (m instanceof AdaptedLinear al && al.adapters().containsKey(name)) al.remove(name);
+            if (m instanceof org.peft4j.models.AdapterSite site && site.hasChild(name)) site.removeChild(name);
+        }
+        for (Module m : extras.namedModules().values()) {
+            if (m.hasChild(name)) m.removeChild(name);
+        }
+        prefixes.remove(name);
+        prompts.remove(name);
+        adapters.remove(e.name());
+    }
+
+    /** Every tensor: the base's and the adapters', by dotted name. */
+    public Map<String, Tensor> namedParameters() {
+        Map<String, Tensor> out = new LinkedHashMap<>(base.namedParameters());
+        out.putAll(extras.namedParameters());
+        return out;
+    }
+
+    /** Tensors that currently require a gradient. */
+    public List<Tensor> trainableParameters() {
+        return namedParameters().values().stream().filter(Tensor::requiresGrad).toList();
+    }
+
+    /**
+     * Sets the values of the tensor at a dotted name: in place when its storage is writable, else (a
+     * memory-mapped base tensor) by registering a heap copy in its place, keeping its trainable flag.
+     */
+    public void assign(String name, Tensor values) {
+        Tensor target = namedParameters().get(name);
+        if (target == null) throw new IllegalArgumentException("no tensor '" + name + "' in the model");
+        if (!java.util.Arrays.equals(target.shape(), values.shape())) {
+            throw new IllegalArgumentException("tensor '" + name + "' has shape " + java.util.Arrays.toString(target.shape())
+                    + " but the file gives " + java.util.Arrays.toString(values.shape()));
+        }
+        if (!target.segment().isReadOnly() && target.dtype() == org.peft4j.tensor.DType.F32) {
+            target.copyFrom(values);
+            return;
+        }
+        Tensor copy = values.detachedCopy(org.peft4j.tensor.DType.F32);
+        copy.requiresGrad(target.requiresGrad());
+        int dot = name.lastIndexOf('.');
+        Module owner = ownerOf(name.substring(0, dot));
+        owner.registerParameter(name.substring(dot + 1), copy);
+    }
+
+    private Module ownerOf(String path) {
+        Map<String, Module> modules = base.namedModules();
+        if (modules.containsKey(path)) return modules.get(path);
+        Map<String, Module> extraModules = extras.namedModules();
+        if (extraModules.containsKey(path)) return extraModules.get(path);
+        throw new IllegalArgumentException("no module '" + path + "'");
+    }
+
+    /**
+     * Folds every active adapter of every adapted linear layer into its weight and puts plain linear
+     * layers back (PEFT's merge_and_unload); adapters that cannot be merged are an error.
+     */
+    public void mergeAndUnload() {
+        for (Map.Entry<String, Module> e : base.namedModules().entrySet()) {
+            if (!(e.getValue() instanceof AdaptedLinear al)) continue;
+            Linear b = al.base();
+            Tensor weight = b.weightOutIn().detachedCopy(org.peft4j.tensor.DType.F32);
+            for (String n : al.adapters().keySet()) {
+                if (context.isActive(n)) weight = al.adapters().get(n).merge(weight, al);
+            }
+            Tensor bias = b.bias() == null ? null : b.bias().detachedCopy(org.peft4j.tensor.DType.F32);
+            Linear merged = b.fanInFanOut() ? new org.peft4j.nn.Conv1D(weight.transpose(0, 1).contiguous(), bias) : new Linear(weight, bias);
+            base.replaceModule(e.getKey(), merged);
+        }
+        for (AdapterEntry entry : List.copyOf(adapters.values())) {
+            boolean linearOnly = entry.parameterNames().stream().noneMatch(n -> namedParameters().containsKey(n));
+            if (linearOnly) adapters.remove(entry.name());
+        }
+        context.setActive(null);
+    }
+
+    public void trainMode(boolean training) {
+        base.train(training);
+        extras.train(training);
+    }
+
+    // ------------------------------------------------------------------ hooks for methods
+
+    /** The base model's linear layers (an adapted one by its base layer) under their original dotted paths. */
+    public Map<String, Linear> linearLayers() {
+        Map<String, Linear> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Module> e : base.namedModules().entrySet()) {
+            String path = e.getKey();
+            if (e.getValue() instanceof AdaptedLinear al) out.put(path, al.base());
+            else if (e.getValue() instanceof Linear l && !path.endsWith(".base_layer") && !insideAdapter(path)) out.put(path, l);
+        }
+        return out;
+    }
+
+    private boolean insideAdapter(String path) {
+        Module m = base;
+        for (String part : path.split("\\.")) {
+            if (m instanceof AdaptedLinear || m instanceof org.peft4j.models.AdapterSite) return true;
+            if (!m.hasChild(part)) return false;
+            m = m.child(part);
+        }
+        return false;
+    }
+
+    /** The linear layer at {@code path} wrapped as an {@link AdaptedLinear} (wrapping it on first use). */
+    public AdaptedLinear adaptedLinear(String path) {
+        Module m = base.module(path);
+        if (m instanceof AdaptedLinear al) return al;
+        if (!(m instanceof Linear l)) throw new IllegalArgumentException("'" + path + "' is not a linear layer");
+        AdaptedLinear al = new AdaptedLinear(l, context, TargetModules.layerIndex(path));
+        base.replaceModule(path, al);
+        return al;
+    }
+
+    /** The owner module and child name of the sublayer where bottleneck adapters of {@code location} sit. */
+    public SiteRef siteRef(int layer, Location location) {
+        return switch (config.architecture()) {
+            case BERT -> new SiteRef(base.module("encoder.layer." + layer + (location == Location.ATTENTION ? ".attention.output" : ".output")),
+                    "adapters", layer, location);
+            case GPT2 -> new SiteRef(base.module("transformer.h." + layer),
+                    location == Location.ATTENTION ? "attention_adapters" : "output_adapters", layer, location);
+            case LLAMA -> new SiteRef(base.module("model.layers." + layer),
+                    location == Location.ATTENTION ? "attention_adapters" : "output_adapters", layer, location);
+        };
+    }
+
+    /** Where a sublayer's site sits: {@code owner.<childName>}. */
+    public record SiteRef(Module owner, String childName, int layer, Location location) {}
+
+    /** The site at a sublayer, created with {@code create} the first time. */
+    @SuppressWarnings("unchecked")
+    public <S extends org.peft4j.models.AdapterSite> S site(int layer, Location location, Supplier<S> create) {
+        SiteRef ref = siteRef(layer, location);
+        if (!ref.owner().hasChild(ref.childName())) ref.owner().registerModule(ref.childName(), create.get());
+        return (S) ref.owner().child(ref.childName());
+    }
+
+    public void registerPrefix(String name, PrefixProvider p) { prefixes.put(name, p); }
+
+    public void registerPrompt(String name, PromptProvider p) { prompts.put(name, p); }
+
+    // ------------------------------------------------------------------ forward
+
+    /** An encoder's last hidden state [B, T, H] with the active adapters. */
+    public Tensor encode(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds, RandomGenerator rng) {
+        if (!(base instanceof BertModel bert)) throw new IllegalStateException("encode() needs an encoder model");
+        return bert.forward(inputIds, attentionMask, tokenTypeIds, prefixCache(inputIds.size(0)), rng);
+    }
+
+    /**
+     * A decoder's logits [B, n + T, V] with the active adapters, n being the number of virtual tokens
+     * that active prompts prepend (their positions come first).
+     */
+    public Tensor logits(Tensor inputIds, Tensor attentionMask, RandomGenerator rng) {
+        if (!(base instanceof CausalLm lm)) throw new IllegalStateException("logits() needs a decoder model");
+        int b = inputIds.size(0);
+        Tensor embeds = lm.embed(inputIds);
+        Tensor mask = attentionMask;
+        List<Tensor> virtual = new ArrayList<>();
+        for (Map.Entry<String, PromptProvider> e : prompts.entrySet()) if (context.isActive(e.getKey())) virtual.add(e.getValue().prompt(b));
+        if (!virtual.isEmpty()) {
+            virtual.add(embeds);
+            embeds = Shapes.concat(1, virtual);
+            int n = embeds.size(1) - inputIds.size(1);
+            mask = Shapes.concat(1, Tensor.full(attentionMask.dtype(), 1, b, n), attentionMask);
+        }
+        return lm.forwardEmbeddings(embeds, mask, prefixCache(b), rng);
+    }
+
+    /** The number of virtual tokens active prompts prepend. */
+    public int virtualTokens() {
+        int n = 0;
+        for (Map.Entry<String, PromptProvider> e : prompts.entrySet()) if (context.isActive(e.getKey())) n += e.getValue().prompt(1).size(1);
+        return n;
+    }
+
+    /** A cache holding the active adapters' prefixes (concatenated in activation order), or null. */
+    KvCache prefixCache(int batch) {
+        List<Tensor[][]> parts = new ArrayList<>();
+        Boolean shift = null;
+        for (Map.Entry<String, PrefixProvider> e : prefixes.entrySet()) {
+            if (!context.isActive(e.getKey())) continue;
+            parts.add(e.getValue().prefix(batch));
+            boolean s = e.getValue().shiftsPositions();
+            if (shift != null && shift != s) throw new IllegalStateException("PEFT and AdapterHub prefixes cannot be active together");
+            shift = s;
+        }
+        if (parts.isEmpty()) return null;
+        int layers = parts.get(0)[0].length;
+        Tensor[] keys = new Tensor[layers], values = new Tensor[layers];
+        for (int l = 0; l < layers; l++) {
+            List<Tensor> k = new ArrayList<>(), v = new ArrayList<>();
+            for (Tensor[][] p : parts) {
+                k.add(p[0][l]);
+                v.add(p[1][l]);
+            }
+            keys[l] = k.size() == 1 ? k.get(0) : Shapes.concat(2, k);
+            values[l] = v.size() == 1 ? v.get(0) : Shapes.concat(2, v);
+        }
+        return KvCache.ofPrefix(keys, values, shift);
+    }
+
+}
