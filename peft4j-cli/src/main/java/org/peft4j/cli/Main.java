@@ -18,7 +18,8 @@ import picocli.CommandLine.Spec;
         header = "Parameter-efficient fine-tuning of transformer models on the JVM.",
         mixinStandardHelpOptions = true,
         versionProvider = VersionInfo.class,
-        subcommands = {DemoCommand.class, BenchCommand.class, VersionCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, SummaryCommand.class, ConformanceCommand.class, BenchCommand.class,
+                VersionCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = ScopeType.INHERIT,
             description = "Print stack traces of errors, not just their message.")

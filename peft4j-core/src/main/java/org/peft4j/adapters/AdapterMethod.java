@@ -29,6 +29,9 @@ public interface AdapterMethod {
      */
     List<String> install(PeftModel model, String adapterName, MethodConfig config, long seed);
 
+    /** Undoes what {@link #install} changed in the base model itself (BitFit's biases); adapter containers are removed by the model. */
+    default void uninstall(PeftModel model, String adapterName) {}
+
     /** The trainable parameters this config would add to a model, by name and shape, without building it. */
     Map<String, int[]> parameterShapes(ModelShape model, String adapterName, MethodConfig config);
 }

@@ -119,13 +119,15 @@ public final class PeftModel {
     /** Removes an adapter and every tensor it added. */
     public void deleteAdapter(String name) {
         AdapterEntry e = adapter(name);
+        for (MethodConfig c : e.configs()) MethodRegistry.method(c.method()).uninstall(this, name);
         if (context.isActive(name)) context.setActive(null);
         for (Module m : base.namedModules().values()) {
             if (m instanceof AdaptedLinear al && al.adapters().containsKey(name)) al.remove(name);
             if (m instanceof org.peft4j.models.AdapterSite site && site.hasChild(name)) site.removeChild(name);
         }
-        for (Module m : extras.namedModules().values()) {
-            if (m.hasChild(name)) m.removeChild(name);
+        // adapters live one level below extras' containers (prefix_tuning.prefix_tunings.<name>, prompt_encoder.<name>)
+        for (Map.Entry<String, Module> m : extras.namedModules().entrySet()) {
+            if (!m.getKey().isEmpty() && m.getValue().hasChild(name)) m.getValue().removeChild(name);
         }
         prefixes.remove(name);
         prompts.remove(name);
@@ -232,6 +234,11 @@ public final class PeftModel {
         if (!(m instanceof Linear l)) throw new IllegalArgumentException("'" + path + "' is not a linear layer");
         AdaptedLinear al = new AdaptedLinear(l, context, TargetModules.layerIndex(path));
         base.replaceModule(path, al);
+        // the layer's own tensors moved under base_layer: keep earlier adapters' records pointing at them
+        String prefix = path + ".";
+        adapters.replaceAll((n, entry) -> new AdapterEntry(n, entry.configs(), entry.parameterNames().stream()
+                .map(p -> p.startsWith(prefix) && p.indexOf('.', prefix.length()) < 0 ? prefix + "base_layer." + p.substring(prefix.length()) : p)
+                .toList()));
         return al;
     }
 

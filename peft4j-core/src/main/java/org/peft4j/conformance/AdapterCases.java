@@ -21,8 +21,6 @@ import org.peft4j.autograd.GradMode;
 import org.peft4j.io.safetensors.SafetensorsCheckpoint;
 import org.peft4j.models.ModelLoader;
 import org.peft4j.models.PretrainedModel;
-import org.peft4j.ops.Shapes;
-import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
 
 /**
@@ -209,8 +207,14 @@ final class AdapterCases {
     static Map<String, Tensor> withVirtualLabels(Map<String, Tensor> in, int virtual) {
         if (virtual == 0 || !in.containsKey("labels")) return in;
         Tensor labels = in.get("labels");
+        int b = labels.size(0), t = labels.size(1);
+        long[] padded = new long[b * (virtual + t)];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < virtual; j++) padded[i * (virtual + t) + j] = -100;
+            for (int j = 0; j < t; j++) padded[i * (virtual + t) + virtual + j] = labels.getLong(i, j);
+        }
         Map<String, Tensor> copy = new java.util.LinkedHashMap<>(in);
-        copy.put("labels", Shapes.concat(1, Tensor.full(DType.I64, -100, labels.size(0), virtual), labels.to(DType.I64)));
+        copy.put("labels", Tensor.of(padded, b, virtual + t));
         return copy;
     }
 

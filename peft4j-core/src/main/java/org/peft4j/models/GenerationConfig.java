@@ -11,6 +11,7 @@ public record GenerationConfig(int maxNewTokens, double temperature, int topK, d
     public GenerationConfig {
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0");
         if (temperature < 0) throw new IllegalArgumentException("temperature must be >= 0");
+        if (topK < 0) throw new IllegalArgumentException("topK must be >= 0 (0 keeps every token)");
         if (topP <= 0 || topP > 1) throw new IllegalArgumentException("topP must be in (0, 1]");
         eosTokenIds = List.copyOf(eosTokenIds);
     }

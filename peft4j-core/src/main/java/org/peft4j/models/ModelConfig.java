@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.peft4j.ops.Activations;
 
 /**
  * The fields of a Hugging Face {@code config.json} that peft4j uses, normalised across the dialects
@@ -52,6 +53,17 @@ public record ModelConfig(
         return parse(root, file.toString());
     }
 
+    /** Parses {@code config.json} text; {@code source} names it in error messages. */
+    public static ModelConfig parse(String json, String source) {
+        JsonNode root;
+        try {
+            root = JSON.readTree(json);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(source + ": not valid JSON: " + e.getMessage(), e);
+        }
+        return parse(root, source);
+    }
+
     /** Parses a config object; {@code source} names it in error messages. */
     public static ModelConfig parse(JsonNode c, String source) {
         if (c == null || !c.isObject()) throw new IllegalArgumentException(source + ": config must be a JSON object");
@@ -77,6 +89,12 @@ public record ModelConfig(
                 "layer_norm_eps", "layer_norm_epsilon", "rms_norm_eps");
         String act = f.optString(arch == Architecture.GPT2 ? "gelu_new" : arch == Architecture.LLAMA ? "silu" : "gelu",
                 "hidden_act", "activation_function");
+        try {
+            Activations.byName(act);
+        } catch (IllegalArgumentException e) {
+            String field = c.hasNonNull("hidden_act") ? "hidden_act" : "activation_function";
+            throw new IllegalArgumentException(source + ": field '" + field + "': " + e.getMessage());
+        }
         double theta = 10000.0;
         if (arch == Architecture.LLAMA) {
             JsonNode rope = c.get("rope_parameters");

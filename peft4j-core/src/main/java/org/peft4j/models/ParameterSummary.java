@@ -40,14 +40,27 @@ public record ParameterSummary(long total, long trainable, Map<String, long[]> g
         return new ParameterSummary(total, train, groups);
     }
 
-    /** {@code encoder.layer.3.attention.self.query.weight} → {@code encoder.layer.*.attention.self}. */
+    /**
+     * The group of a parameter: inside the layer stack, the layer's part ({@code encoder.layer.3.attention.self.query.weight}
+     * → {@code encoder.layer.*.attention}); elsewhere its module's parent ({@code embeddings}), or the module
+     * itself directly under a wrapper ({@code model.embed_tokens}, {@code transformer.wte}).
+     */
     static String group(String name) {
         String[] parts = name.split("\\.");
+        int index = -1;
+        for (int i = 0; i < parts.length - 1; i++) {
+            if (parts[i].chars().allMatch(Character::isDigit) && !parts[i].isEmpty()) {
+                index = i;
+                break;
+            }
+        }
+        int modules = parts.length - 1;
+        boolean wrapped = parts[0].equals("model") || parts[0].equals("transformer");
+        int keep = index >= 0 ? Math.min(index + 2, modules) : modules <= 1 || (wrapped && modules == 2) ? modules : modules - 1;
         StringBuilder sb = new StringBuilder();
-        int keep = Math.max(1, parts.length - 2);
         for (int i = 0; i < keep; i++) {
             if (i > 0) sb.append('.');
-            sb.append(parts[i].chars().allMatch(Character::isDigit) ? "*" : parts[i]);
+            sb.append(i == index ? "*" : parts[i]);
         }
         return sb.toString();
     }

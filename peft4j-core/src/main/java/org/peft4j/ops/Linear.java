@@ -41,7 +41,7 @@ public final class Linear {
         int r = xm.rows();
         if (bias != null) fillRows(y, bias, r, out);
         Matrix w = Matrix.last2(weight.detach());
-        MatMul.product(xm, w.transpose(), dense(y, r, out), true);
+        MatMul.product(xm, w.transpose(), dense(y, r, out), bias != null, true);
         int[] xShape = x.shape();
         return Autograd.record(y, "linear", g -> {
             Tensor gc = type == DType.F32 && g.dtype() != DType.F32 ? g.detachedCopy(DType.F32) : g.detach();
@@ -49,11 +49,11 @@ public final class Linear {
             Tensor dx = null, dw = null, db = null;
             if (x.requiresGrad()) {
                 dx = Tensor.zeros(type, xShape);
-                MatMul.product(gm, w, dense(dx, r, in), true);
+                MatMul.product(gm, w, dense(dx, r, in), false, true);
             }
             if (weight.requiresGrad()) {
                 dw = Tensor.zeros(type, out, in);
-                MatMul.product(gm.transpose(), xm, dense(dw, out, in), true);
+                MatMul.product(gm.transpose(), xm, dense(dw, out, in), false, true);
             }
             if (bias != null && bias.requiresGrad()) db = columnSums(gm, type);
             return new Tensor[] {dx, dw, db};
@@ -90,7 +90,7 @@ public final class Linear {
     /** A fresh contiguous tensor seen as [rows, cols]. */
     private static Matrix dense(Tensor t, int rows, int cols) { return new Matrix(t, 0, rows, cols, cols, 1); }
 
-    /** Writes the bias into every row of the fresh output y, so the GEMM can accumulate onto it. */
+    /** Writes the bias into every row of the fresh output y, for the GEMM to accumulate onto. */
     private static void fillRows(Tensor y, Tensor bias, int rows, int cols) {
         float[] yf = y.heapFloats();
         if (yf != null) {

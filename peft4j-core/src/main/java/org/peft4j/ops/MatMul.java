@@ -15,8 +15,10 @@ import org.peft4j.tensor.kernels.GemmOperand;
  * GEMM's packing.
  */
 public final class MatMul {
-    /** Below this many flops per product, batched products run one per thread instead of one at a time. */
+    /** Below this many flops per product, a batch of products never splits one product across threads. */
     private static final long SMALL_PRODUCT_FLOPS = 1L << 22;
+    /** Products per worker from which a batch runs whole products on each thread (no forking per product). */
+    private static final int PRODUCTS_PER_WORKER = 2;
 
     private MatMul() {}
 
@@ -68,7 +70,7 @@ public final class MatMul {
     }
 
     /**
-     * {@code out[i] += a[i] @ b[i]} for every batch index i, where all three are [batch..., rows, cols]
+     * {@code out[i] = a[i] @ b[i]} for every batch index i, where all three are [batch..., rows, cols]
      * views over the same batch shape and {@code out} is a freshly zeroed contiguous F32/F64 tensor or a
      * broadcast (stride-0) view of one, in which case the products of the batches it broadcasts over are
      * summed into the same matrix. Records nothing.
@@ -86,54 +88,61 @@ public final class MatMul {
         // all (the batch joins the contraction, as in a weight gradient).
         if (allZero(sb, batch) && chains(sa, batch, sa[nb], m) && chains(sc, batch, sc[nb], m)) {
             int rows = Math.toIntExact(Tensor.numel(batch) * m);
-            product(ma.resize(rows, k), mb, mc.resize(rows, n), true);
+            product(ma.resize(rows, k), mb, mc.resize(rows, n), false, true);
             return;
         }
         if (allZero(sc, batch) && chains(sa, batch, sa[nb + 1], k) && chains(sb, batch, sb[nb], k)) {
             int depth = Math.toIntExact(Tensor.numel(batch) * k);
-            product(ma.resize(m, depth), mb.resize(depth, n), mc, true);
+            product(ma.resize(m, depth), mb.resize(depth, n), mc, false, true);
             return;
         }
 
         int count = Math.toIntExact(Tensor.numel(batch));
         boolean sharedOutput = false;
         for (int d = 0; d < nb; d++) sharedOutput |= batch[d] > 1 && sc[d] == 0;
-        boolean perThread = !sharedOutput && count > 1 && 2L * m * n * k < SMALL_PRODUCT_FLOPS;
+        // Independent products (attention heads...) go one per thread when there are enough of them or
+        // they are too small to split; otherwise each product is split across the threads in turn.
+        boolean perThread = !sharedOutput && count > 1
+                && (count >= PRODUCTS_PER_WORKER * Parallel.threads() || 2L * m * n * k < SMALL_PRODUCT_FLOPS);
         if (perThread) {
             Parallel.forRange(count, 1, (s, e) -> {
                 for (int i = s; i < e; i++) {
                     product(ma.at(batchOffset(sa, batch, i)), mb.at(batchOffset(sb, batch, i)),
-                            mc.at(batchOffset(sc, batch, i)), false);
+                            mc.at(batchOffset(sc, batch, i)), false, false);
                 }
             });
         } else {
             for (int i = 0; i < count; i++) {
                 product(ma.at(batchOffset(sa, batch, i)), mb.at(batchOffset(sb, batch, i)),
-                        mc.at(batchOffset(sc, batch, i)), true);
+                        mc.at(batchOffset(sc, batch, i)), sharedOutput, true);
             }
         }
     }
 
-    /** c += a·b for one matrix triple; c is F32 heap (row stride ldc, unit column stride) or F64. */
-    static void product(Matrix a, Matrix b, Matrix c, boolean parallel) {
+    /**
+     * {@code c = a·b}, or {@code c += a·b} when {@code accumulate}, for one matrix triple; c is F32 heap
+     * (unit column stride) or F64. Not accumulating skips reading C, which matters for wide outputs.
+     */
+    static void product(Matrix a, Matrix b, Matrix c, boolean accumulate, boolean parallel) {
         if (c.storage.dtype() == DType.F64) {
-            naive(a, b, c);
+            naive(a, b, c, accumulate);
             return;
         }
         float[] out = (float[]) c.storage.segment().heapBase().orElseThrow();
         int cOff = Math.toIntExact(c.offset), ldc = Math.toIntExact(c.rowStride);
-        if (parallel) Gemm.gemm(1f, a.operand(), b.operand(), 1f, out, cOff, ldc);
-        else Gemm.gemmSingleThread(1f, a.operand(), b.operand(), 1f, out, cOff, ldc);
+        float beta = accumulate ? 1f : 0f;
+        if (parallel) Gemm.gemm(1f, a.operand(), b.operand(), beta, out, cOff, ldc);
+        else Gemm.gemmSingleThread(1f, a.operand(), b.operand(), beta, out, cOff, ldc);
     }
 
     /** The generic float64 path (gradient checks): any storage, any strides. */
-    private static void naive(Matrix a, Matrix b, Matrix c) {
+    private static void naive(Matrix a, Matrix b, Matrix c, boolean accumulate) {
         for (int i = 0; i < a.rows; i++) {
             for (int j = 0; j < b.cols; j++) {
                 double s = 0;
                 for (int p = 0; p < a.cols; p++) s += a.get(i, p) * b.get(p, j);
                 long idx = c.index(i, j);
-                c.storage.setStorage(idx, c.storage.getStorage(idx) + s);
+                c.storage.setStorage(idx, accumulate ? c.storage.getStorage(idx) + s : s);
             }
         }
     }

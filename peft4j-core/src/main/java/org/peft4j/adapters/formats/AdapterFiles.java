@@ -90,6 +90,10 @@ public final class AdapterFiles {
             throw new IOException("method '" + config.method() + "' has no PEFT format; save it in peft4j's format");
         }
         ObjectNode json = support.toPeftConfig(config);
+        if (!json.hasNonNull("task_type")) {
+            // PEFT skips prompt handling without a task type; a base model without a head is one of these two
+            json.put("task_type", model.config().architecture().isDecoder() ? "CAUSAL_LM" : "FEATURE_EXTRACTION");
+        }
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         model.adapterParameters(name).forEach((tree, t) -> tensors.put(support.peftKey(tree, name), t));
         writeFolder(dir, Map.of("adapter_config.json", json), Map.of("adapter_model.safetensors", tensors));

@@ -49,7 +49,7 @@ public final class BertModel extends Module {
 
     /** The last hidden state [B, T, H]; {@code cache} may carry prefix keys/values (or be null). */
     public Tensor forward(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds, KvCache cache, RandomGenerator rng) {
-        int past = cache == null ? 0 : cache.length();
+        int past = cache == null ? 0 : cache.positionOffset();
         Tensor keyMask = cache == null ? attentionMask : cache.fullMask(attentionMask);
         ForwardState s = new ForwardState(keyMask, cache, isTraining(), rng);
         Tensor x = this.<BertEmbeddings>child("embeddings").forward(inputIds, tokenTypeIds, past, s);

@@ -54,7 +54,7 @@ public final class Gpt2LmHeadModel extends Module implements CausalLm {
     public Tensor forwardEmbeddings(Tensor embeddings, Tensor attentionMask, KvCache cache, RandomGenerator rng) {
         Module t = child("transformer");
         int b = embeddings.size(0), len = embeddings.size(1);
-        int past = cache == null ? 0 : cache.length();
+        int past = cache == null ? 0 : cache.positionOffset();
         long[] pos = new long[b * len];
         for (int i = 0; i < b; i++) for (int j = 0; j < len; j++) pos[i * len + j] = past + j;
         Tensor keyMask = cache == null ? attentionMask : cache.fullMask(attentionMask);

@@ -50,7 +50,7 @@ public final class LlamaForCausalLm extends Module implements CausalLm {
     @Override
     public Tensor forwardEmbeddings(Tensor x, Tensor attentionMask, KvCache cache, RandomGenerator rng) {
         Module model = child("model");
-        int past = cache == null ? 0 : cache.length();
+        int past = cache == null ? 0 : cache.positionOffset();
         Tensor keyMask = cache == null ? attentionMask : cache.fullMask(attentionMask);
         ForwardState s = new ForwardState(keyMask, cache, isTraining(), rng);
         Rotary.Tables rope = Rotary.tables(x.size(1), config.headDim(), config.ropeTheta(), past);

@@ -15,16 +15,22 @@ import org.peft4j.tensor.Parallel;
  * shared by every worker, as panels of {@link #KC} rows cut into slivers of {@code NR} columns. C is
  * then cut into tiles of about {@link #MC} rows (× a chunk of the band's columns); the worker that
  * claims a tile walks it through every panel, packing the matching block of A into slivers of
- * {@code MR} rows, so the tile of C stays in L2 from the first panel to the last. Inside, a B
- * sliver stays in L1 while the kernel walks down the L2-resident A block. Packing also absorbs
- * transposition and BF16/F16 widening, so every layout runs the same kernel.
+ * {@code MR} rows, so the tile of C stays in L2 from the first panel to the last. Inside, one B
+ * sliver is reused by every A sliver of the L2-resident block before the next one is touched.
+ * Packing also absorbs transposition and BF16/F16 widening, so every layout runs the same kernel.
+ *
+ * <p>Blocking sizes were tuned on a 2-core Zen 4 (AVX-512); {@code -Dpeft4j.gemm.kc} and
+ * {@code -Dpeft4j.gemm.mc} override them for other caches.
  *
  * <p>Workers ({@link Parallel}, one per physical core) claim tiles from a counter, which keeps both
  * cores busy even when one of them is slowed down by other load. Packing buffers live in
  * thread-locals and are reused across calls.
  */
 public final class Gemm {
-    /** Depth of a packed panel. K = 384, the common hidden size, fits in one panel. */
+    /**
+     * Depth of a packed panel. K = 384 (a common hidden size) fits in one, so C is written once; deeper
+     * products revisit each C tile per panel while it is still in L2.
+     */
     static final int KC = tuning("peft4j.gemm.kc", 384);
     /** Rows of A per tile: the packed block (MC × KC floats) stays in L2. */
     static final int MC = roundUp(tuning("peft4j.gemm.mc", 144), MR);
@@ -34,6 +40,8 @@ public final class Gemm {
     private static final int C_TILE_BYTES = 256 << 10;
     /** Below this many flops a product runs on the calling thread: forking would cost more than it saves. */
     private static final long PARALLEL_FLOPS = 1L << 21;
+    /** B slivers a worker claims at a time while a band is packed. */
+    private static final int PACK_GROUP = 2;
     /** Tiles per worker, so that a worker slowed down by other load does not hold the rest up. */
     private static final int TILES_PER_WORKER = 4;
 
@@ -162,12 +170,28 @@ public final class Gemm {
                     packB(0, panels * slivers);
                     for (int t = 0; t < tiles; t++) tile(own, t);
                 } else {
-                    Parallel.forRange(panels * slivers, 4, this::packB);
-                    AtomicInteger next = new AtomicInteger();
+                    // One fork per band: workers first claim groups of B slivers to pack, wait until the
+                    // whole band is packed, then claim tiles. A worker that starts late (its core busy
+                    // with another process) finds the work already done instead of holding it up.
+                    int items = panels * slivers;
+                    AtomicInteger nextPack = new AtomicInteger(), packed = new AtomicInteger(), nextTile = new AtomicInteger();
                     Parallel.forRange(Math.min(threads, tiles), 1, (s, e) -> {
                         Workspace ws = WORKSPACE.get();
                         for (int w = s; w < e; w++) {
-                            for (int t; (t = next.getAndIncrement()) < tiles; ) tile(ws, t);
+                            for (int i; (i = nextPack.getAndAdd(PACK_GROUP)) < items; ) {
+                                int to = Math.min(i + PACK_GROUP, items);
+                                try {
+                                    packB(i, to);
+                                } finally {
+                                    packed.addAndGet(to - i); // even on failure, so no one waits forever
+                                }
+                            }
+                            // Yield after a short spin: a packer that lost its core may need this one.
+                            for (int spins = 0; packed.get() < items; spins++) {
+                                if (spins < 1 << 10) Thread.onSpinWait();
+                                else Thread.yield();
+                            }
+                            for (int t; (t = nextTile.getAndIncrement()) < tiles; ) tile(ws, t);
                         }
                     });
                 }
@@ -205,7 +229,7 @@ public final class Gemm {
             for (int panel = 0; panel < panels; panel++) {
                 int pc = panel * KC, kc = Math.min(KC, k - pc);
                 float betaPanel = panel == 0 ? beta : 1f;
-                a.packA(packedA, i0, rows, pc, kc, ws.scratch(rows));
+                a.packA(packedA, i0, rows, pc, kc, ws.scratch(rows * GemmOperand.COLUMN_GROUP));
                 int bBase = panelOffset(panel);
                 for (int s = s0; s < s1; s++) {
                     int j = jc + s * NR, cols = Math.min(NR, nc - s * NR);
