@@ -5,15 +5,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -26,12 +23,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class GemmOpenBlasPeer implements AutoCloseable {
     private static final String SCRIPT = "/peer/gemm_openblas.py";
-    /** /usr/bin first: a python3 earlier on PATH (pyenv, venv) often lacks the system torch. */
-    private static final List<String> PYTHONS = List.of("/usr/bin/python3", "python3");
     private static final ObjectMapper JSON = new ObjectMapper();
-
-    private static String python;
-    private static String unavailable;
 
     private final Process process;
     private final Path script;
@@ -51,19 +43,13 @@ final class GemmOpenBlasPeer implements AutoCloseable {
     }
 
     /** Why there is no peer, or null when python3 with torch was found. */
-    static synchronized String unavailableReason() {
-        findPython();
-        return unavailable;
-    }
+    static String unavailableReason() { return PeerPython.unavailableReason(); }
 
     /** Starts a peer whose OpenBLAS uses {@code threads} threads; null (reason in {@link #unavailableReason}) if none. */
     static GemmOpenBlasPeer start(int threads) throws IOException {
-        if (!findPython()) return null;
-        Path script = Files.createTempFile("peft4j-gemm-peer", ".py");
-        try (InputStream in = GemmOpenBlasPeer.class.getResourceAsStream(SCRIPT)) {
-            if (in == null) throw new IOException("resource " + SCRIPT + " is missing from the jar");
-            Files.copy(in, script, StandardCopyOption.REPLACE_EXISTING);
-        }
+        String python = PeerPython.command();
+        if (python == null) return null;
+        Path script = PeerPython.extract(SCRIPT);
         ProcessBuilder pb = new ProcessBuilder(python, script.toString(), String.valueOf(threads));
         pb.environment().put("OPENBLAS_NUM_THREADS", String.valueOf(threads));
         pb.environment().put("OMP_NUM_THREADS", String.valueOf(threads));
@@ -126,28 +112,5 @@ final class GemmOpenBlasPeer implements AutoCloseable {
                 // a leftover temp file is harmless
             }
         }
-    }
-
-    /** Picks the first python3 that can import torch; records why when none can. */
-    private static synchronized boolean findPython() {
-        if (python != null || unavailable != null) return python != null;
-        for (String candidate : PYTHONS) {
-            try {
-                Process p = new ProcessBuilder(candidate, "-c", "import torch").redirectErrorStream(true).start();
-                p.getInputStream().readAllBytes();
-                if (p.waitFor(60, TimeUnit.SECONDS) && p.exitValue() == 0) {
-                    python = candidate;
-                    return true;
-                }
-            } catch (IOException e) {
-                // not installed under this name: try the next one
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        unavailable = "no python3 with torch found (tried " + String.join(", ", PYTHONS)
-                + "; on Debian: apt-get install python3-torch libopenblas0-pthread)";
-        return false;
     }
 }

@@ -1,5 +1,6 @@
 package org.peft4j.cli;
 
+import java.io.InputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -18,17 +19,20 @@ import picocli.CommandLine.Spec;
         header = "Parameter-efficient fine-tuning of transformer models on the JVM.",
         mixinStandardHelpOptions = true,
         versionProvider = VersionInfo.class,
-        subcommands = {DemoCommand.class, SummaryCommand.class, ConformanceCommand.class, BenchCommand.class,
+        subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, PredictCommand.class, FuseCommand.class,
+                MergeCommand.class, CompareCommand.class, SummaryCommand.class, ConformanceCommand.class, BenchCommand.class,
                 VersionCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--verbose", scope = ScopeType.INHERIT,
             description = "Print stack traces of errors, not just their message.")
     boolean verbose;
 
+    final InputStream in;
     final PrintStream out;
     final PrintStream err;
 
-    Main(PrintStream out, PrintStream err) {
+    Main(InputStream in, PrintStream out, PrintStream err) {
+        this.in = in;
         this.out = out;
         this.err = err;
     }
@@ -39,11 +43,20 @@ public final class Main implements Runnable {
 
     /** Runs the command line {@code args}, printing to {@code out} and {@code err}; returns the exit code. */
     static int run(PrintStream out, PrintStream err, String... args) {
-        return commandLine(out, err).execute(args);
+        return run(System.in, out, err, args);
+    }
+
+    /** Runs the command line {@code args} reading standard input from {@code in}; returns the exit code. */
+    static int run(InputStream in, PrintStream out, PrintStream err, String... args) {
+        return commandLine(in, out, err).execute(args);
     }
 
     static CommandLine commandLine(PrintStream out, PrintStream err) {
-        Main main = new Main(out, err);
+        return commandLine(System.in, out, err);
+    }
+
+    static CommandLine commandLine(InputStream in, PrintStream out, PrintStream err) {
+        Main main = new Main(in, out, err);
         CommandLine cl = new CommandLine(main);
         cl.setOut(new PrintWriter(out, true, StandardCharsets.UTF_8));
         cl.setErr(new PrintWriter(err, true, StandardCharsets.UTF_8));

@@ -18,6 +18,7 @@ public final class ProgressBar {
 
     private final PrintStream out;
     private final long total;
+    private final long firstStep;
     private final String unit;
     private final boolean interactive;
     private final long logEvery;
@@ -35,14 +36,30 @@ public final class ProgressBar {
      * @param logEvery    a permanent line every this many steps (and always at the last step)
      */
     public ProgressBar(PrintStream out, long total, String unit, boolean interactive, long logEvery) {
-        this(out, total, unit, interactive, logEvery, System::nanoTime);
+        this(out, total, 0, unit, interactive, logEvery, System::nanoTime);
+    }
+
+    /**
+     * A bar for a loop that continues after {@code firstStep} steps done earlier (a resumed run): the
+     * time left is estimated from the steps this bar has seen.
+     */
+    public ProgressBar(PrintStream out, long total, long firstStep, String unit, boolean interactive, long logEvery) {
+        this(out, total, firstStep, unit, interactive, logEvery, System::nanoTime);
     }
 
     ProgressBar(PrintStream out, long total, String unit, boolean interactive, long logEvery, LongSupplier nanoClock) {
+        this(out, total, 0, unit, interactive, logEvery, nanoClock);
+    }
+
+    ProgressBar(PrintStream out, long total, long firstStep, String unit, boolean interactive, long logEvery, LongSupplier nanoClock) {
         if (total < 1) throw new IllegalArgumentException("progress total must be >= 1, got " + total);
+        if (firstStep < 0 || firstStep >= total) {
+            throw new IllegalArgumentException("progress firstStep must be in [0, " + total + "), got " + firstStep);
+        }
         if (logEvery < 1) throw new IllegalArgumentException("progress logEvery must be >= 1, got " + logEvery);
         this.out = out;
         this.total = total;
+        this.firstStep = firstStep;
         this.unit = unit;
         this.interactive = interactive;
         this.logEvery = logEvery;
@@ -51,14 +68,14 @@ public final class ProgressBar {
     }
 
     /**
-     * Reports that {@code step} steps (1-based) are done, {@code items} items were processed so far,
-     * and the loss of the latest step is {@code loss}.
+     * Reports that {@code step} steps (1-based, counting from the loop's start) are done, {@code items}
+     * items were processed since this bar was made, and the loss of the latest step is {@code loss}.
      */
     public void update(long step, long items, double loss) {
         long now = nanoClock.getAsLong();
         double seconds = Math.max(1e-9, (now - startNanos) / 1e9);
         String stats = String.format(Locale.ROOT, "%" + digits(total) + "d/%d  loss %.5g  %,.0f %s/s  ETA %s",
-                step, total, loss, items / seconds, unit, formatDuration(seconds / step * (total - step)));
+                step, total, loss, items / seconds, unit, formatDuration(seconds / Math.max(1, step - firstStep) * (total - step)));
         if (step % logEvery == 0 || step == total) {
             erase();
             out.println("  step " + stats);

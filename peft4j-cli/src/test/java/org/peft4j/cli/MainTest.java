@@ -1,7 +1,6 @@
 package org.peft4j.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,7 +51,7 @@ class MainTest {
     @Test
     void noArgumentsPrintsUsageListingTheSubcommands() {
         assertEquals(0, run());
-        for (String name : new String[] {"demo", "bench", "version", "--verbose"}) {
+        for (String name : new String[] {"demo", "train", "eval", "predict", "fuse", "merge", "compare", "bench", "version", "--verbose"}) {
             assertTrue(out().contains(name), name + " missing from usage:\n" + out());
         }
     }
@@ -73,12 +72,17 @@ class MainTest {
 
     @Test
     void parsesDemoOptionsWithDefaults() {
-        var demo = assertInstanceOf(DemoCommand.class, parse("demo", "--steps", "20", "--seed", "7"));
-        assertEquals(20, demo.steps);
-        assertEquals(7, demo.seed);
+        var demo = assertInstanceOf(DemoCommand.class, parse("demo", "--output", "out", "--train-limit", "20", "--seed", "7"));
+        assertEquals(Path.of("out"), demo.output);
+        demo.applyDefaults();
+        assertEquals(20, demo.budget.trainLimit);
+        assertEquals(7L, demo.budget.seed);
         var defaults = assertInstanceOf(DemoCommand.class, parse("demo"));
-        assertEquals(FoundationDemo.Config.DEFAULT.steps(), defaults.steps);
-        assertEquals(FoundationDemo.Config.DEFAULT.seed(), defaults.seed);
+        defaults.applyDefaults();
+        assertEquals(Path.of("peft4j-demo"), defaults.output);
+        assertEquals(DemoCommand.METHOD, defaults.method);
+        assertEquals(DemoCommand.TRAIN_LIMIT, defaults.budget.trainLimit);
+        assertEquals(DemoCommand.LR, defaults.budget.lr);
     }
 
     @Test
@@ -103,23 +107,15 @@ class MainTest {
 
     @Test
     void failingCommandPrintsOneLineWithoutStackTrace() {
-        assertEquals(1, run("demo", "--steps", "0"));
-        assertEquals("peft4j: steps must be >= 1, got 0 (--verbose shows the stack trace)\n", err());
+        assertEquals(1, run("train", "--model", "m", "--data", "d", "--method", "lora", "--output", "o", "--epochs", "0"));
+        assertEquals("peft4j: epochs must be >= 1, got 0 (--verbose shows the stack trace)\n", err());
     }
 
     @Test
     void verbosePrintsTheStackTrace() {
-        assertEquals(1, run("demo", "--steps", "0", "--verbose"));
-        assertTrue(err().contains("IllegalArgumentException: steps must be >= 1, got 0"), err());
+        assertEquals(1, run("train", "--model", "m", "--data", "d", "--method", "lora", "--output", "o", "--epochs", "0", "--verbose"));
+        assertTrue(err().contains("IllegalArgumentException: epochs must be >= 1, got 0"), err());
         assertTrue(err().contains("\tat org.peft4j.cli."), err());
-    }
-
-    @Test
-    void demoRunsThroughTheCommandLine() {
-        assertEquals(0, run("demo", "--steps", "20"));
-        assertTrue(out().contains("step 20/20"), out());
-        assertFalse(out().contains("\r"), "no terminal, no redrawn bar");
-        assertEquals("", err());
     }
 
     @Test

@@ -64,6 +64,18 @@ class ProgressBarTest {
     }
 
     @Test
+    void aResumedLoopEstimatesFromItsOwnSteps() {
+        // 6 of 10 steps were done before; each new step takes 0.1 s, so 2 steps left take 0.2 s
+        ProgressBar bar = new ProgressBar(out, 10, 6, "tokens", false, 1, this::tick);
+        bar.update(7, 100, 0.5);
+        bar.update(8, 200, 0.4);
+        String[] lines = text().split("\n");
+        assertTrue(lines[1].startsWith("  step  8/10  loss 0.40000  "), lines[1]);
+        assertTrue(lines[1].endsWith("  1,000 tokens/s  ETA 0.2s"), lines[1]);
+        assertThrows(IllegalArgumentException.class, () -> new ProgressBar(out, 10, 10, "tokens", false, 1));
+    }
+
+    @Test
     void durations() {
         assertEquals("4.2s", ProgressBar.formatDuration(4.2));
         assertEquals("3m07s", ProgressBar.formatDuration(187));

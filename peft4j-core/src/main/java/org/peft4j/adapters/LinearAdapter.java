@@ -23,6 +23,9 @@ public interface LinearAdapter {
      */
     Tensor deltaWeight(AdaptedLinear layer);
 
+    /** Folds the adapter into the layer's bias (null if it has none); unchanged by default (IA3 scales it). */
+    default Tensor mergeBias(Tensor bias, AdaptedLinear layer) { return bias; }
+
     /** Folds the adapter into {@code weight} ([out, in], a fresh copy) and {@code bias} (may be null); returns the new weight. */
     default Tensor merge(Tensor weight, AdaptedLinear layer) {
         Tensor delta = deltaWeight(layer);

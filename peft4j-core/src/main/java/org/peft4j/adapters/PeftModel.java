@@ -35,6 +35,7 @@ public final class PeftModel {
     private final Map<String, AdapterEntry> adapters = new LinkedHashMap<>();
     private final Map<String, PrefixProvider> prefixes = new LinkedHashMap<>();
     private final Map<String, PromptProvider> prompts = new LinkedHashMap<>();
+    private final Map<String, KvCache.PrefixGate> prefixGates = new LinkedHashMap<>();
 
     /** Wraps {@code base} and freezes every one of its parameters. */
     public PeftModel(Module base, ModelConfig config) {
@@ -130,8 +131,27 @@ public final class PeftModel {
             if (!m.getKey().isEmpty() && m.getValue().hasChild(name)) m.getValue().removeChild(name);
         }
         prefixes.remove(name);
+        prefixGates.remove(name);
         prompts.remove(name);
         adapters.remove(e.name());
+        unwrapBareLinears();
+    }
+
+    /**
+     * Puts the plain linear layer back wherever an adapted one has no adapter and no tensor of its own
+     * left, so that tensor names ({@code base_layer}) never depend on adapters deleted before.
+     */
+    private void unwrapBareLinears() {
+        for (Map.Entry<String, Module> m : base.namedModules().entrySet()) {
+            if (!(m.getValue() instanceof AdaptedLinear al) || !al.adapters().isEmpty()) continue;
+            if (!al.namedParameters().keySet().stream().allMatch(n -> n.startsWith("base_layer."))) continue;
+            String path = m.getKey();
+            base.replaceModule(path, al.base());
+            // the layer's own tensors leave base_layer: keep the remaining adapters' records pointing at them
+            String wrapped = path + ".base_layer.";
+            adapters.replaceAll((n, entry) -> new AdapterEntry(n, entry.configs(), entry.parameterNames().stream()
+                    .map(p -> p.startsWith(wrapped) ? path + "." + p.substring(wrapped.length()) : p).toList()));
+        }
     }
 
     /** Every tensor: the base's and the adapters', by dotted name. */
@@ -185,10 +205,12 @@ public final class PeftModel {
             if (!(e.getValue() instanceof AdaptedLinear al)) continue;
             Linear b = al.base();
             Tensor weight = b.weightOutIn().detachedCopy(org.peft4j.tensor.DType.F32);
-            for (String n : al.adapters().keySet()) {
-                if (context.isActive(n)) weight = al.adapters().get(n).merge(weight, al);
-            }
             Tensor bias = b.bias() == null ? null : b.bias().detachedCopy(org.peft4j.tensor.DType.F32);
+            for (String n : al.adapters().keySet()) {
+                if (!context.isActive(n)) continue;
+                weight = al.adapters().get(n).merge(weight, al);
+                bias = al.adapters().get(n).mergeBias(bias, al);
+            }
             Linear merged = b.fanInFanOut() ? new org.peft4j.nn.Conv1D(weight.transpose(0, 1).contiguous(), bias) : new Linear(weight, bias);
             base.replaceModule(e.getKey(), merged);
         }
@@ -233,6 +255,7 @@ public final class PeftModel {
         if (m instanceof AdaptedLinear al) return al;
         if (!(m instanceof Linear l)) throw new IllegalArgumentException("'" + path + "' is not a linear layer");
         AdaptedLinear al = new AdaptedLinear(l, context, TargetModules.layerIndex(path));
+        al.train(l.isTraining());
         base.replaceModule(path, al);
         // the layer's own tensors moved under base_layer: keep earlier adapters' records pointing at them
         String prefix = path + ".";
@@ -269,6 +292,9 @@ public final class PeftModel {
 
     public void registerPrompt(String name, PromptProvider p) { prompts.put(name, p); }
 
+    /** Gates the prefix of adapter {@code name} (registered with {@link #registerPrefix}) from each attention layer's input (UniPELT). */
+    public void registerPrefixGate(String name, KvCache.PrefixGate gate) { prefixGates.put(name, gate); }
+
     // ------------------------------------------------------------------ forward
 
     /** An encoder's last hidden state [B, T, H] with the active adapters. */
@@ -304,12 +330,19 @@ public final class PeftModel {
         return n;
     }
 
-    /** A cache holding the active adapters' prefixes (concatenated in activation order), or null. */
+    /**
+     * A cache holding the active adapters' prefixes (concatenated in activation order), or null. Layers
+     * that AdapterDrop skips get no prefix; gated prefixes are rescaled per adapter by the layer itself.
+     */
     KvCache prefixCache(int batch) {
+        // AdapterDrop over every layer leaves no layer to take a prefix
+        if (!context.layerActive(config.numLayers() - 1)) return null;
+        List<String> names = new ArrayList<>();
         List<Tensor[][]> parts = new ArrayList<>();
         Boolean shift = null;
         for (Map.Entry<String, PrefixProvider> e : prefixes.entrySet()) {
             if (!context.isActive(e.getKey())) continue;
+            names.add(e.getKey());
             parts.add(e.getValue().prefix(batch));
             boolean s = e.getValue().shiftsPositions();
             if (shift != null && shift != s) throw new IllegalStateException("PEFT and AdapterHub prefixes cannot be active together");
@@ -319,6 +352,7 @@ public final class PeftModel {
         int layers = parts.get(0)[0].length;
         Tensor[] keys = new Tensor[layers], values = new Tensor[layers];
         for (int l = 0; l < layers; l++) {
+            if (!context.layerActive(l)) continue;
             List<Tensor> k = new ArrayList<>(), v = new ArrayList<>();
             for (Tensor[][] p : parts) {
                 k.add(p[0][l]);
@@ -327,7 +361,27 @@ public final class PeftModel {
             keys[l] = k.size() == 1 ? k.get(0) : Shapes.concat(2, k);
             values[l] = v.size() == 1 ? v.get(0) : Shapes.concat(2, v);
         }
-        return KvCache.ofPrefix(keys, values, shift);
+        return KvCache.ofPrefix(keys, values, shift, prefixGate(names, parts));
+    }
+
+    /** One gate over the concatenated prefixes: each gated adapter's slice rescaled by its own gate; null if none is gated. */
+    private KvCache.PrefixGate prefixGate(List<String> names, List<Tensor[][]> parts) {
+        if (names.stream().noneMatch(prefixGates::containsKey)) return null;
+        if (names.size() == 1) return prefixGates.get(names.get(0));
+        return (layer, input, k, v) -> {
+            List<Tensor> gk = new ArrayList<>(), gv = new ArrayList<>();
+            int at = 0;
+            for (int i = 0; i < names.size(); i++) {
+                int n = parts.get(i)[0][layer].size(2);
+                Tensor[] slice = {k.narrow(2, at, n), v.narrow(2, at, n)};
+                KvCache.PrefixGate gate = prefixGates.get(names.get(i));
+                if (gate != null) slice = gate.apply(layer, input, slice[0], slice[1]);
+                gk.add(slice[0]);
+                gv.add(slice[1]);
+                at += n;
+            }
+            return new Tensor[] {Shapes.concat(2, gk), Shapes.concat(2, gv)};
+        };
     }
 
 }

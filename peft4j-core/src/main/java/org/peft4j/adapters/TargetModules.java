@@ -17,14 +17,17 @@ public record TargetModules(List<String> names, Pattern regex, boolean allLinear
 
     /** Reads {@code target_modules}, {@code layers_to_transform} and {@code exclude_modules}; a string-form entry "re:..." is a regex. */
     public static TargetModules read(ConfigArgs args, List<String> defaults) {
+        String raw = args.string("target_modules", null);
+        if (raw != null && raw.trim().startsWith("re:")) {
+            // a regex may itself contain '|': take the whole value, not list items
+            return new TargetModules(List.of(), Pattern.compile(raw.trim().substring(3)), false,
+                    args.list("layers_to_transform").stream().map(Integer::parseInt).toList(), args.list("exclude_modules"));
+        }
         List<String> names = args.has("target_modules") ? args.list("target_modules") : defaults;
         Pattern regex = null;
         boolean allLinear = false;
         if (names.size() == 1 && names.get(0).equalsIgnoreCase("all-linear")) {
             allLinear = true;
-            names = List.of();
-        } else if (names.size() == 1 && names.get(0).startsWith("re:")) {
-            regex = Pattern.compile(names.get(0).substring(3));
             names = List.of();
         } else if (args.isJsonString("target_modules")) {
             regex = Pattern.compile(args.string("target_modules", ""));

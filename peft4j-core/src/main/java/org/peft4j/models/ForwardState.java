@@ -1,7 +1,9 @@
 package org.peft4j.models;
 
+import java.util.Collections;
 import java.util.random.RandomGenerator;
 import org.peft4j.ops.Dropout;
+import org.peft4j.ops.Shapes;
 import org.peft4j.tensor.Tensor;
 
 /**
@@ -9,18 +11,20 @@ import org.peft4j.tensor.Tensor;
  * cache (or null), rotary tables for decoders that use them, and dropout settings.
  */
 public final class ForwardState {
-    private final Tensor keyMask;
+    private Tensor keyMask;
     private final KvCache cache;
     private final boolean training;
     private final RandomGenerator rng;
     private Tensor cos;
     private Tensor sin;
+    private int batchCopies = 1;
 
     public ForwardState(Tensor keyMask, KvCache cache, boolean training, RandomGenerator rng) {
         this.keyMask = keyMask;
         this.cache = cache;
         this.training = training;
-        this.rng = rng;
+        // a training pass without a generator still gets reproducible dropout
+        this.rng = rng != null ? rng : new java.util.SplittableRandom(0);
     }
 
     public Tensor keyMask() { return keyMask; }
@@ -28,6 +32,21 @@ public final class ForwardState {
     public KvCache cache() { return cache; }
 
     public boolean training() { return training; }
+
+    /** How many copies of the input batch the hidden states carry: 1, or N once a Parallel block of N adapters replicated it. */
+    public int batchCopies() { return batchCopies; }
+
+    /**
+     * Replicates the batch {@code n} times from here on (AdapterHub's {@code Parallel} block, at the first
+     * adapter site that runs one): later layers see n·B rows, so the key mask is repeated along the batch
+     * the same way. A cache (prefix or generation) holds B rows and cannot follow, so it is refused.
+     */
+    public void replicateBatch(int n) {
+        if (batchCopies != 1) throw new IllegalStateException("the batch is already replicated " + batchCopies + " times");
+        if (cache != null) throw new IllegalStateException("a Parallel block cannot replicate the batch while a KV cache or prefix is in use");
+        if (keyMask != null) keyMask = Shapes.concat(0, Collections.nCopies(n, keyMask));
+        batchCopies = n;
+    }
 
     public void rotary(Tensor cos, Tensor sin) {
         this.cos = cos;

@@ -36,6 +36,7 @@ public record ModelConfig(
         boolean attentionBias,
         boolean attentionOutputBias,
         boolean mlpBias,
+        double hiddenDropout,
         String source) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -128,7 +129,8 @@ public record ModelConfig(
         }
         return new ModelConfig(type, arch, hidden, layers, heads, kvHeads, headDim, intermediate, vocab, maxPos,
                 typeVocab, eps, act, theta, tie, f.optInteger("pad_token_id"), f.optInteger("bos_token_id"),
-                f.intList("eos_token_id"), attnBias, attnOutBias, mlpBias, source);
+                f.intList("eos_token_id"), attnBias, attnOutBias, mlpBias,
+                f.optDouble(0.0, "hidden_dropout_prob", "resid_pdrop"), source);
     }
 
     /** Typed access to config fields with alternative names and errors that name the file and field. */

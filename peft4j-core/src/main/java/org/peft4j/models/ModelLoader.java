@@ -114,9 +114,9 @@ public final class ModelLoader {
     public static Module build(ModelConfig c, Map<String, Tensor> tensors, String source) {
         return switch (c.architecture()) {
             case BERT -> new BertModel(c, Weights.validate(tensors, BertModel.specs(c), List.of(BertModel.poolerSpecs(c)),
-                    Set.of(), source), 0.0);
+                    Set.of(), source), c.hiddenDropout());
             case GPT2 -> new Gpt2LmHeadModel(c, Weights.validate(tensors, Gpt2LmHeadModel.specs(c), List.of(),
-                    Set.of(), source), 0.0);
+                    Set.of(), source), c.hiddenDropout());
             case LLAMA -> new LlamaForCausalLm(c, Weights.validate(tensors, LlamaForCausalLm.specs(c), List.of(),
                     Set.of(), source));
         };

@@ -6,7 +6,9 @@ import java.util.HashSet;
 import java.util.Set;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.Future;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The compute pool: one worker per physical core (hyper-threads share the FMA units, so more workers
@@ -38,7 +40,9 @@ public final class Parallel {
 
     /**
      * Runs body over [0, n) split into at most {@link #threads()} contiguous chunks of at least
-     * {@code grain} indices; runs inline when one chunk suffices.
+     * {@code grain} indices; runs inline when one chunk suffices. Chunks are claimed, not assigned: the
+     * calling thread takes every chunk no worker has started, so a worker that is late (its core busy
+     * elsewhere) never holds the caller up.
      */
     public static void forRange(int n, int grain, RangeBody body) {
         int t = threads;
@@ -47,25 +51,32 @@ public final class Parallel {
             body.run(0, n);
             return;
         }
-        Future<?>[] futures = new Future<?>[chunks - 1];
-        for (int c = 1; c < chunks; c++) {
-            int start = (int) ((long) n * c / chunks), end = (int) ((long) n * (c + 1) / chunks);
-            futures[c - 1] = pool.submit(() -> body.run(start, end));
-        }
-        body.run(0, (int) ((long) n / chunks));
-        for (Future<?> f : futures) {
-            try {
-                f.get();
-            } catch (java.util.concurrent.ExecutionException e) {
-                Throwable cause = e.getCause();
-                if (cause instanceof RuntimeException re) throw re;
-                if (cause instanceof Error err) throw err;
-                throw new RuntimeException(cause);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new RuntimeException(e);
+        AtomicInteger next = new AtomicInteger();
+        CountDownLatch finished = new CountDownLatch(chunks);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Runnable claim = () -> {
+            for (int c; (c = next.getAndIncrement()) < chunks; ) {
+                try {
+                    body.run((int) ((long) n * c / chunks), (int) ((long) n * (c + 1) / chunks));
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                } finally {
+                    finished.countDown();
+                }
             }
+        };
+        for (int c = 1; c < chunks; c++) pool.execute(claim);
+        claim.run();
+        try {
+            finished.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RuntimeException(e);
         }
+        Throwable e = failure.get();
+        if (e instanceof RuntimeException re) throw re;
+        if (e instanceof Error err) throw err;
+        if (e != null) throw new RuntimeException(e);
     }
 
     private static int initialThreads() {

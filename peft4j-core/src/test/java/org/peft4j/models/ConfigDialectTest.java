@@ -36,7 +36,7 @@ class ConfigDialectTest {
             c.putNull("rope_scaling");
         }, t -> {});
         assertEquals(10000.0, ModelConfig.load(legacy).ropeTheta());
-        assertArrayEquals(reference.toFloatArray(), output(legacy, in).toFloatArray(), "identical logits");
+        assertSameOutput(reference.toFloatArray(), output(legacy, in).toFloatArray(), "identical logits");
 
         // the value is really read: another theta changes the logits
         Path other = FixtureModels.copy("llama", tmp.resolve("theta"), c -> {
@@ -127,10 +127,10 @@ class ConfigDialectTest {
             assertFalse(pm.model().hasChild("lm_head"));
             assertFalse(pm.model().namedParameters().containsKey("lm_head.weight"));
         }
-        assertArrayEquals(output(untied, in).toFloatArray(), output(tied, in).toFloatArray());
+        assertSameOutput(output(untied, in).toFloatArray(), output(tied, in).toFloatArray());
         // a tied checkpoint that still carries lm_head.weight (as many do) loads too
         Path tiedWithHead = FixtureModels.copy("llama", tmp.resolve("tiedhead"), c -> c.put("tie_word_embeddings", true), t -> {});
-        assertArrayEquals(output(tied, in).toFloatArray(), output(tiedWithHead, in).toFloatArray());
+        assertSameOutput(output(tied, in).toFloatArray(), output(tiedWithHead, in).toFloatArray());
     }
 
     // ---------------------------------------------------------------- activations
@@ -140,7 +140,7 @@ class ConfigDialectTest {
         Map<String, Tensor> in = FixtureModels.inputs("llama");
         Tensor silu = output(FixtureModels.base("llama"), in);
         Path swish = FixtureModels.copy("llama", tmp.resolve("swish"), c -> c.put("hidden_act", "swish"), t -> {});
-        assertArrayEquals(silu.toFloatArray(), output(swish, in).toFloatArray(), "swish is silu");
+        assertSameOutput(silu.toFloatArray(), output(swish, in).toFloatArray(), "swish is silu");
 
         Map<String, Tensor> bertIn = FixtureModels.inputs("bert");
         Tensor gelu = output(FixtureModels.base("bert"), bertIn);
@@ -165,7 +165,7 @@ class ConfigDialectTest {
             t.put("bert.embeddings.position_ids", Tensor.zeros(org.peft4j.tensor.DType.I64, 1, 64));
             t.put("cls.predictions.bias", Tensor.zeros(512));
         });
-        assertArrayEquals(output(FixtureModels.base("bert"), in).toFloatArray(), output(legacy, in).toFloatArray());
+        assertSameOutput(output(FixtureModels.base("bert"), in).toFloatArray(), output(legacy, in).toFloatArray());
         try (PretrainedModel pm = ModelLoader.load(legacy)) {
             assertTrue(pm.model().namedParameters().containsKey("encoder.layer.0.output.LayerNorm.weight"));
         }
@@ -176,7 +176,7 @@ class ConfigDialectTest {
         Map<String, Tensor> in = FixtureModels.inputs("roberta");
         Path prefixed = FixtureModels.copy("roberta", tmp.resolve("roberta"), c -> {},
                 t -> FixtureModels.rename(t, n -> "roberta." + n));
-        assertArrayEquals(output(FixtureModels.base("roberta"), in).toFloatArray(), output(prefixed, in).toFloatArray());
+        assertSameOutput(output(FixtureModels.base("roberta"), in).toFloatArray(), output(prefixed, in).toFloatArray());
     }
 
     @Test
@@ -190,7 +190,7 @@ class ConfigDialectTest {
             }
         });
         assertTrue(FixtureModels.readAll(legacy).containsKey("h.0.attn.c_attn.weight"), "really written without prefix");
-        assertArrayEquals(output(FixtureModels.base("gpt2"), in).toFloatArray(), output(legacy, in).toFloatArray());
+        assertSameOutput(output(FixtureModels.base("gpt2"), in).toFloatArray(), output(legacy, in).toFloatArray());
     }
 
     @Test
@@ -200,7 +200,7 @@ class ConfigDialectTest {
             t.put("model.layers.0.self_attn.rotary_emb.inv_freq", Tensor.zeros(4));
             t.put("model.layers.1.self_attn.rotary_emb.inv_freq", Tensor.zeros(4));
         });
-        assertArrayEquals(output(FixtureModels.base("llama"), in).toFloatArray(), output(withBuffers, in).toFloatArray());
+        assertSameOutput(output(FixtureModels.base("llama"), in).toFloatArray(), output(withBuffers, in).toFloatArray());
     }
 
     // ---------------------------------------------------------------- helpers
@@ -241,5 +241,16 @@ class ConfigDialectTest {
             out.put(s.name(), Tensor.of(v, s.shape()));
         }
         return out;
+    }
+
+    /**
+     * Two loads of the same weights compute the same numbers, up to the last float32 bit: the JIT may
+     * switch a kernel (its exp or lane sum) between the two forwards.
+     */
+    private static void assertSameOutput(float[] expected, float[] actual, String... message) {
+        assertEquals(expected.length, actual.length);
+        float max = 0;
+        for (float v : expected) max = Math.max(max, Math.abs(v));
+        assertArrayEquals(expected, actual, 1e-6f * Math.max(1f, max), message.length > 0 ? message[0] : "same output");
     }
 }

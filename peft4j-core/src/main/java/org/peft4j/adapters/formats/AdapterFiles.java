@@ -89,7 +89,7 @@ public final class AdapterFiles {
         if (!(MethodRegistry.method(config.method()) instanceof PeftFormatSupport support)) {
             throw new IOException("method '" + config.method() + "' has no PEFT format; save it in peft4j's format");
         }
-        ObjectNode json = support.toPeftConfig(config);
+        ObjectNode json = support.toPeftConfig(config, model.config());
         if (!json.hasNonNull("task_type")) {
             // PEFT skips prompt handling without a task type; a base model without a head is one of these two
             json.put("task_type", model.config().architecture().isDecoder() ? "CAUSAL_LM" : "FEATURE_EXTRACTION");
@@ -173,10 +173,18 @@ public final class AdapterFiles {
         Path weights = dir.resolve("adapter.safetensors");
         try (SafetensorsCheckpoint file = SafetensorsCheckpoint.open(weights)) {
             Map<String, String> keyToTree = new LinkedHashMap<>();
-            for (String key : file.tensors().keySet()) keyToTree.put(key, key);
-            install(model, name, configs, file.tensors(), keyToTree, weights);
+            String saved = root.path("name").asText(name);
+            for (String key : file.tensors().keySet()) keyToTree.put(key, saved.equals(name) ? key : renamed(key, saved, name));
+            install(model, name, configs, file.tensors(), keyToTree, weights, true);
             return new LoadedAdapter(name, AdapterFormat.PEFT4J, keyToTree);
         }
+    }
+
+    /** A saved tensor name with the adapter's name components changed from {@code from} to {@code to}. */
+    static String renamed(String key, String from, String to) {
+        String[] parts = key.split("\\.");
+        for (int i = 0; i < parts.length; i++) if (parts[i].equals(from)) parts[i] = to;
+        return String.join(".", parts);
     }
 
     private static void checkBase(PeftModel model, JsonNode base, String field, int actual, Path file) throws IOException {
@@ -203,7 +211,11 @@ public final class AdapterFiles {
             m.put("method", c.method());
             m.setAll(c.toJson());
         }
-        writeFolder(dir, Map.of("adapter_config.json", root), Map.of("adapter.safetensors", model.adapterParameters(name)));
+        Map<String, Tensor> tensors = model.adapterParameters(name);
+        for (MethodConfig c : entry.configs()) {
+            if (MethodRegistry.method(c.method()) instanceof Peft4jFormatSupport s) tensors = s.toFileTensors(model, name, c, tensors);
+        }
+        writeFolder(dir, Map.of("adapter_config.json", root), Map.of("adapter.safetensors", tensors));
     }
 
     // ------------------------------------------------------------------ shared
@@ -214,18 +226,31 @@ public final class AdapterFiles {
      */
     static void install(PeftModel model, String name, List<MethodConfig> configs, Map<String, Tensor> fileTensors,
                         Map<String, String> keyToTree, Path file) throws IOException {
+        install(model, name, configs, fileTensors, keyToTree, file, false);
+    }
+
+    /**
+     * As above; for peft4j's own format ({@code ownFormat}) the methods that store tensors their own way
+     * ({@link Peft4jFormatSupport}) first shape the installed adapter after the file and consume their extra entries.
+     */
+    static void install(PeftModel model, String name, List<MethodConfig> configs, Map<String, Tensor> fileTensors,
+                        Map<String, String> keyToTree, Path file, boolean ownFormat) throws IOException {
         try {
             model.addAdapter(name, configs, 0);
         } catch (IllegalArgumentException e) {
             throw new IOException(file.getParent() + ": " + e.getMessage(), e);
         }
         try {
+            if (ownFormat) consumeOwnEntries(model, name, configs, fileTensors, keyToTree);
             Map<String, Tensor> params = model.namedParameters();
+            List<String> own = model.adapter(name).parameterNames();
             List<String> problems = new ArrayList<>();
             for (Map.Entry<String, String> e : keyToTree.entrySet()) {
                 Tensor target = params.get(e.getValue());
                 Tensor source = fileTensors.get(e.getKey());
-                if (target == null) {
+                if (target != null && !own.contains(e.getValue())) {
+                    problems.add("tensor '" + e.getKey() + "' maps to '" + e.getValue() + "', which is not part of adapter '" + name + "'");
+                } else if (target == null) {
                     problems.add("tensor '" + e.getKey() + "' belongs to '" + e.getValue() + "', which this model does not have");
                 } else if (!java.util.Arrays.equals(target.shape(), source.shape())) {
                     problems.add("tensor '" + e.getKey() + "' has shape " + java.util.Arrays.toString(source.shape())
@@ -244,6 +269,21 @@ public final class AdapterFiles {
         }
     }
 
+    /**
+     * Hands the file's tensors, by tree name, to the methods that store tensors their own way
+     * ({@link Peft4jFormatSupport}) and drops from {@code keyToTree} the entries they consumed.
+     */
+    private static void consumeOwnEntries(PeftModel model, String name, List<MethodConfig> configs, Map<String, Tensor> fileTensors,
+                                          Map<String, String> keyToTree) throws IOException {
+        Map<String, Tensor> byTree = new LinkedHashMap<>();
+        keyToTree.forEach((key, tree) -> byTree.put(tree, fileTensors.get(key)));
+        Map<String, Tensor> left = byTree;
+        for (MethodConfig c : configs) {
+            if (MethodRegistry.method(c.method()) instanceof Peft4jFormatSupport s) left = s.fromFileTensors(model, name, c, left);
+        }
+        keyToTree.values().retainAll(left.keySet());
+    }
+
     private static boolean isBaseTensor(PeftModel model, String name) { return model.base().namedParameters().containsKey(name); }
 
     /** Writes JSON and safetensors files into a fresh folder beside {@code dir}, then swaps it in. */
@@ -258,7 +298,8 @@ public final class AdapterFiles {
             }
             for (Map.Entry<String, Map<String, Tensor>> e : tensorFiles.entrySet()) {
                 Map<String, Tensor> f32 = new LinkedHashMap<>();
-                e.getValue().forEach((k, t) -> f32.put(k, t.dtype() == DType.F32 ? t : t.detachedCopy(DType.F32)));
+                // floating tensors are stored as F32; integer ones (sparsity patterns) keep their type
+                e.getValue().forEach((k, t) -> f32.put(k, t.dtype() == DType.F32 || !t.dtype().isFloating() ? t : t.detachedCopy(DType.F32)));
                 Safetensors.write(staging.resolve(e.getKey()), f32, Map.of("format", "pt"));
             }
             if (Files.exists(dir)) {

@@ -18,6 +18,9 @@ public interface PeftFormatSupport {
     /** PEFT's adapter_config.json for this config, with PEFT's exact field names. */
     ObjectNode toPeftConfig(MethodConfig config);
 
+    /** As {@link #toPeftConfig(MethodConfig)} with the defaults the model implies written out (target modules, fan_in_fan_out). */
+    default ObjectNode toPeftConfig(MethodConfig config, org.peft4j.models.ModelConfig model) { return toPeftConfig(config); }
+
     /**
      * The peft4j tensor name (dotted, as in {@link org.peft4j.adapters.PeftModel#namedParameters()}) of a
      * saved PEFT key ({@code base_model.model.encoder.layer.0.attention.self.query.lora_A.weight}), or

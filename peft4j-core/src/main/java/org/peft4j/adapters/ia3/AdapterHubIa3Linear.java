@@ -72,6 +72,7 @@ public final class AdapterHubIa3Linear implements LinearAdapter {
     }
 
     /** Scales the bias like the output, so the merged layer computes what the adapted one did. */
+    @Override
     public Tensor mergeBias(Tensor bias, AdaptedLinear layer) {
         return bias == null ? null : Elementwise.mul(bias, scale(layer).detach());
     }

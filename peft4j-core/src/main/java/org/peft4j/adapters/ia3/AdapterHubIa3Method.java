@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.regex.Matcher;
@@ -80,7 +81,7 @@ public final class AdapterHubIa3Method implements AdapterMethod, AdapterHubForma
             int layer = TargetModules.layerIndex(e.getKey());
             if (site == null || layer < 0 || c.leaveOut().contains(layer)) continue;
             boolean adapted = switch (site) {
-                case Q, K, V -> c.selfattnLora() && c.attnMatrices().contains(site.name().toLowerCase(java.util.Locale.ROOT));
+                case Q, K, V -> c.selfattnLora() && c.attnMatrices().contains(site.name().toLowerCase(Locale.ROOT));
                 case QKV -> c.selfattnLora() && enabledThirds > 0;
                 case INTERMEDIATE -> c.intermediateLora();
                 case OUTPUT -> c.outputLora();

@@ -51,6 +51,7 @@ public final class Ia3Linear implements LinearAdapter {
     }
 
     /** The bias after merging: scaled by l for a layer that scales its output, unchanged for a feed-forward one. */
+    @Override
     public Tensor mergeBias(Tensor bias, AdaptedLinear layer) {
         if (feedforward || bias == null) return bias;
         return Elementwise.mul(bias, vector(layer).detach().reshape(layer.outFeatures()));

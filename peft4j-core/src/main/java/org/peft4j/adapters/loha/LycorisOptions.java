@@ -18,8 +18,9 @@ import org.peft4j.models.ModelConfig;
  * (the update is scaled by α/r), per-module overrides {@code rank_pattern} / {@code alpha_pattern},
  * {@code rank_dropout} (drops rows of the weight update in training), {@code module_dropout} (skips the
  * whole adapter in training), {@code init_weights} (true: the update starts at zero) and the targeted
- * modules. {@code use_effective_conv2d} only concerns convolutions, which these models do not have; it is
- * kept so PEFT files round-trip.
+ * modules. {@code use_effective_conv2d} only concerns convolutions, which these models do not have, and
+ * {@code layers_pattern} names the layer stack that peft4j finds by itself; both are kept so PEFT files
+ * round-trip.
  *
  * @param defaultTargets whether {@code target_modules} was left out, so PEFT's default for the model
  *     type applies (then {@code targets} only carries {@code layers_to_transform} and {@code exclude_modules})

@@ -133,6 +133,11 @@ public final class LoraMethod implements AdapterMethod, PeftFormatSupport, Adapt
     @Override
     public ObjectNode toPeftConfig(MethodConfig config) { return LoraPeftFormat.toPeftConfig(lora(config)); }
 
+    @Override
+    public ObjectNode toPeftConfig(MethodConfig config, org.peft4j.models.ModelConfig model) {
+        return LoraPeftFormat.toPeftConfig(lora(config).resolvedFor(model.architecture()));
+    }
+
     /**
      * The tree name of a saved key of either format (both interfaces declare this method): PEFT keys
      * start with {@code base_model.model.}; AdapterHub keys ({@code <module>.loras.<saved name>.lora_A})

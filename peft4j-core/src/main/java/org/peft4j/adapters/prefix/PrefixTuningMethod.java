@@ -6,6 +6,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.peft4j.adapters.AdapterMethod;
 import org.peft4j.adapters.ConfigArgs;
 import org.peft4j.adapters.MethodConfig;
@@ -21,10 +23,15 @@ import org.peft4j.nn.ModuleDict;
  * AdapterHub's prefix tuning, {@code prefix_tuning} (MLP reparameterisation) and
  * {@code prefix_tuning_flat}: every layer's self-attention gets {@code prefix_length} extra keys and
  * values per key/value head (grouped-query models: {@code num_key_value_heads}), the mask extended by
- * ones, positions not shifted. Reads AdapterHub folders ({@code architecture: "prefix_tuning"}).
+ * ones, positions not shifted. With {@code use_gating} (UniPELT) each layer's prefix is scaled by a gate
+ * computed from that layer's attention input ({@link PrefixGates}). Reads AdapterHub folders
+ * ({@code architecture: "prefix_tuning"}).
  */
 public final class PrefixTuningMethod implements AdapterMethod, AdapterHubFormatSupport {
     private static final String TREE_ROOT = "prefix_tuning.prefix_tunings.";
+    /** AdapterHub's per-layer prefix gate: {@code ...<layer i>.<self-attention>.prefix_tuning.prefix_gates.<name>.weight|bias}. */
+    private static final Pattern GATE_KEY = Pattern.compile(
+            "(?:.*\\.)?(?:layer|h|layers)\\.(\\d+)\\.(?:attention\\.self|attn|self_attn)\\.prefix_tuning\\.prefix_gates\\.[^.]+\\.(weight|bias)");
 
     @Override
     public String name() { return PrefixTuningConfig.NAME; }
@@ -59,23 +66,25 @@ public final class PrefixTuningMethod implements AdapterMethod, AdapterHubFormat
         Module tunings = container(container(model.extras(), "prefix_tuning"), "prefix_tunings");
         container(tunings, adapterName).registerModule("self_prefix", module);
         model.registerPrefix(adapterName, module);
+        if (c.useGating()) {
+            PrefixGates gates = new PrefixGates(layers, m.hiddenSize(), c.sharedGating(), rng.split());
+            gates.requiresGrad(true);
+            container(tunings, adapterName).registerModule(PrefixGates.NAME, gates);
+            model.registerPrefixGate(adapterName, gates);
+        }
         return List.of();
     }
 
     /**
-     * Settings the model's prefix cache cannot express yet: it extends every layer's keys by the same
-     * prefix positions under one mask, so a layer without a prefix (leave_out) has no mask of its own,
-     * and UniPELT's gate needs each attention layer's input, which prefix providers do not see.
+     * A setting the model's prefix cache cannot express yet: the prefixes of all active adapters are joined
+     * per layer into one block of positions, so one adapter's left-out layer (leave_out) would leave a gap
+     * inside another's.
      */
     private static void checkSupported(PrefixTuningConfig c, ModelConfig m) {
         c.prefixedLayers(m.numLayers());
         if (!c.leaveOut().isEmpty()) {
             throw new IllegalArgumentException(c.method() + ": leave_out " + c.leaveOut() + " is not supported: the model's prefix cache"
-                    + " gives every layer the same prefix positions and mask, so layers cannot go without a prefix");
-        }
-        if (c.useGating()) {
-            throw new IllegalArgumentException(c.method() + ": use_gating is not supported: the gate needs each attention layer's"
-                    + " hidden states, which the model's prefix cache does not pass to prefix providers");
+                    + " joins every active adapter's prefixes into the same positions of each layer");
         }
     }
 
@@ -102,6 +111,14 @@ public final class PrefixTuningMethod implements AdapterMethod, AdapterHubFormat
             out.put(p + "control_trans.2.weight", new int[] {width, b});
             out.put(p + "control_trans.2.bias", new int[] {width});
         }
+        if (c.useGating()) {
+            int outputs = c.sharedGating() ? 1 : 2;
+            for (int l = 0; l < layers; l++) {
+                String g = PrefixGates.path(adapterName) + "." + l + ".";
+                out.put(g + "weight", new int[] {outputs, m.hiddenSize()});
+                out.put(g + "bias", new int[] {outputs});
+            }
+        }
         return out;
     }
 
@@ -126,10 +143,14 @@ public final class PrefixTuningMethod implements AdapterMethod, AdapterHubFormat
 
     /**
      * {@code [<base prefix>.]prefix_tuning.prefix_tunings.<saved name>.self_prefix.<tensor>} → the same
-     * path under {@code adapterName}; cross-attention prefixes and unknown tensors are not this method's.
+     * path under {@code adapterName}; a layer's gate {@code <layer i>.<attention>.prefix_tuning.prefix_gates.<saved name>.weight}
+     * → {@code prefix_tuning.prefix_tunings.<adapterName>.prefix_gates.<i>.weight}; cross-attention
+     * prefixes and unknown tensors are not this method's.
      */
     @Override
     public String treeName(String adapterHubKey, String adapterName) {
+        Matcher gate = GATE_KEY.matcher(adapterHubKey);
+        if (gate.matches()) return PrefixGates.path(adapterName) + "." + gate.group(1) + "." + gate.group(2);
         int at = 0;
         if (!adapterHubKey.startsWith(TREE_ROOT)) {
             int i = adapterHubKey.indexOf("." + TREE_ROOT);

@@ -62,7 +62,7 @@ public final class BertModel extends Module {
     public Tensor pool(Tensor lastHidden) {
         if (!hasPooler()) throw new IllegalStateException("this checkpoint has no pooler weights");
         Tensor first = lastHidden.narrow(1, 0, 1).reshape(lastHidden.size(0), lastHidden.size(2));
-        return Activations.tanh(child("pooler").<Linear>child("dense").forward(first));
+        return Activations.tanh(child("pooler").<org.peft4j.nn.Layer>child("dense").forward(first));
     }
 
     /** Every parameter of a BertModel with this config; the pooler is an optional group. */

@@ -1,6 +1,7 @@
 package org.peft4j.models.bert;
 
 import org.peft4j.models.ForwardState;
+import org.peft4j.models.KvCache;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.Weights;
 import org.peft4j.nn.Layer;
@@ -28,12 +29,14 @@ public final class BertSelfAttention extends Module {
         Tensor q = ForwardState.heads(this.<Layer>child("query").forward(x), heads, headDim);
         Tensor k = ForwardState.heads(this.<Layer>child("key").forward(x), heads, headDim);
         Tensor v = ForwardState.heads(this.<Layer>child("value").forward(x), heads, headDim);
+        Tensor keyMask = s.keyMask();
         if (s.cache() != null) {
-            Tensor[] kv = s.cache().append(layerIndex, k, v);
-            k = kv[0];
-            v = kv[1];
+            KvCache.LayerKv kv = s.cache().attend(layerIndex, x, k, v, keyMask);
+            k = kv.keys();
+            v = kv.values();
+            keyMask = kv.keyMask();
         }
-        Tensor ctx = Attention.sdpa(q, k, v, s.keyMask(), false, 1.0 / Math.sqrt(headDim));
+        Tensor ctx = Attention.sdpa(q, k, v, keyMask, false, 1.0 / Math.sqrt(headDim));
         return ForwardState.mergeHeads(ctx);
     }
 }

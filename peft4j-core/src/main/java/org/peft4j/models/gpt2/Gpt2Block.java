@@ -3,6 +3,7 @@ package org.peft4j.models.gpt2;
 import java.util.function.UnaryOperator;
 import org.peft4j.models.AdapterSite;
 import org.peft4j.models.ForwardState;
+import org.peft4j.models.KvCache;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.Weights;
 import org.peft4j.nn.Conv1D;
@@ -42,16 +43,19 @@ public final class Gpt2Block extends Module {
 
     Tensor forward(Tensor x, ForwardState s) {
         Module attn = child("attn");
-        Tensor qkv = attn.<Layer>child("c_attn").forward(this.<Layer>child("ln_1").forward(x));
+        Tensor n = this.<Layer>child("ln_1").forward(x);
+        Tensor qkv = attn.<Layer>child("c_attn").forward(n);
         Tensor q = ForwardState.heads(qkv.narrow(2, 0, hidden), heads, headDim);
         Tensor k = ForwardState.heads(qkv.narrow(2, hidden, hidden), heads, headDim);
         Tensor v = ForwardState.heads(qkv.narrow(2, 2 * hidden, hidden), heads, headDim);
+        Tensor keyMask = s.keyMask();
         if (s.cache() != null) {
-            Tensor[] kv = s.cache().append(layerIndex, k, v);
-            k = kv[0];
-            v = kv[1];
+            KvCache.LayerKv kv = s.cache().attend(layerIndex, n, k, v, keyMask);
+            k = kv.keys();
+            v = kv.values();
+            keyMask = kv.keyMask();
         }
-        Tensor ctx = ForwardState.mergeHeads(Attention.sdpa(q, k, v, s.keyMask(), true, 1.0 / Math.sqrt(headDim)));
+        Tensor ctx = ForwardState.mergeHeads(Attention.sdpa(q, k, v, keyMask, true, 1.0 / Math.sqrt(headDim)));
         x = AdapterSite.combine(this, "attention_adapters", s.dropout(attn.<Layer>child("c_proj").forward(ctx), dropout), x, null, s);
         Module mlp = child("mlp");
         Tensor h = act.apply(mlp.<Layer>child("c_fc").forward(this.<Layer>child("ln_2").forward(x)));

@@ -3,6 +3,7 @@ package org.peft4j.models.llama;
 import java.util.function.UnaryOperator;
 import org.peft4j.models.AdapterSite;
 import org.peft4j.models.ForwardState;
+import org.peft4j.models.KvCache;
 import org.peft4j.models.ModelConfig;
 import org.peft4j.models.Weights;
 import org.peft4j.nn.Layer;
@@ -51,12 +52,14 @@ public final class LlamaDecoderLayer extends Module {
         Tensor q = Rotary.apply(ForwardState.heads(attn.<Layer>child("q_proj").forward(n), heads, headDim), s.cos(), s.sin());
         Tensor k = Rotary.apply(ForwardState.heads(attn.<Layer>child("k_proj").forward(n), kvHeads, headDim), s.cos(), s.sin());
         Tensor v = ForwardState.heads(attn.<Layer>child("v_proj").forward(n), kvHeads, headDim);
+        Tensor keyMask = s.keyMask();
         if (s.cache() != null) {
-            Tensor[] kv = s.cache().append(layerIndex, k, v);
-            k = kv[0];
-            v = kv[1];
+            KvCache.LayerKv kv = s.cache().attend(layerIndex, n, k, v, keyMask);
+            k = kv.keys();
+            v = kv.values();
+            keyMask = kv.keyMask();
         }
-        Tensor ctx = ForwardState.mergeHeads(Attention.sdpa(q, k, v, s.keyMask(), true, 1.0 / Math.sqrt(headDim)));
+        Tensor ctx = ForwardState.mergeHeads(Attention.sdpa(q, k, v, keyMask, true, 1.0 / Math.sqrt(headDim)));
         x = AdapterSite.combine(this, "attention_adapters", attn.<Layer>child("o_proj").forward(ctx), x, null, s);
         Module mlp = child("mlp");
         Tensor m = this.<Layer>child("post_attention_layernorm").forward(x);

@@ -56,6 +56,9 @@ class AdapterHubIa3FixtureTest {
             };
             want.forEach((n, s) -> assertArrayEquals(s, installed.get(n).shape(), n));
             assertEquals((pm.config().numLayers() - 1) * (arch.equals("gpt2") ? 2 : 3), installed.size());
+            model.deleteAdapter("a");
+            assertTrue(model.namedParameters().keySet().stream().noneMatch(k -> k.contains(".loras.")));
+            assertEquals(0, AdapterFixtureRun.relError(AdapterFixtureRun.output(model, in), base));
         }
     }
 

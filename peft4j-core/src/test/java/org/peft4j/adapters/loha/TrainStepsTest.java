@@ -12,6 +12,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.peft4j.adapters.MethodRegistry;
 import org.peft4j.adapters.PeftModel;
+import org.peft4j.adapters.formats.AdapterFiles;
 import org.peft4j.adapters.formats.PeftFormatSupport;
 import org.peft4j.autograd.GradMode;
 import org.peft4j.models.ModelLoader;
@@ -23,8 +24,8 @@ import org.peft4j.testing.Fixtures;
 
 /**
  * A few training steps of each PEFT-format method of this family on the tiny BERT, with its training-time
- * dropouts on: the loss falls, only the adapter's tensors get gradients, and the trained adapter survives a
- * PEFT save and load bit for bit.
+ * dropouts on: the loss falls, only the adapter's tensors get gradients, and the trained adapter survives
+ * PEFT and peft4j saves and loads bit for bit.
  */
 class TrainStepsTest {
     @ParameterizedTest
@@ -60,6 +61,18 @@ class TrainStepsTest {
             AdapterFixtureRun.peftRoundTrip(model, "a", model, "b", support, dir);
             Tensor trained = AdapterFixtureRun.output(model, in);
             model.setActive("b");
+            assertEquals(0, AdapterFixtureRun.relError(AdapterFixtureRun.output(model, in), trained));
+            // The same through the library's PEFT folder writer and reader.
+            Path folder = dir.resolve("saved");
+            AdapterFiles.savePeft(model, "a", folder);
+            AdapterFiles.load(model, folder, "c");
+            model.setActive("c");
+            assertEquals(0, AdapterFixtureRun.relError(AdapterFixtureRun.output(model, in), trained));
+            // And through peft4j's own folder format, back under the same name.
+            AdapterFiles.save(model, "a", dir.resolve("own"));
+            model.deleteAdapter("a");
+            AdapterFiles.load(model, dir.resolve("own"), "a");
+            model.setActive("a");
             assertEquals(0, AdapterFixtureRun.relError(AdapterFixtureRun.output(model, in), trained));
         }
     }

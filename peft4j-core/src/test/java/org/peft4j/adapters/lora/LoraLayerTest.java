@@ -68,9 +68,10 @@ class LoraLayerTest {
         ctx.setActive(Composition.of("a"));
         Tensor w = GradCheck.randn(1, OUT, IN).detach().to(DType.F32), b = GradCheck.randn(2, OUT).detach().to(DType.F32);
         AdaptedLinear al = new AdaptedLinear(new Linear(w, b), ctx, 0);
-        LoraLayer.attach(al, "a", R, 4.0, 0, false, false, LoraInit.KAIMING, new SplittableRandom(1));
+        LoraLayer lora = LoraLayer.attach(al, "a", R, 4.0, 0, false, false, LoraInit.KAIMING, new SplittableRandom(1));
         Tensor x = input(3).detach().to(DType.F32);
-        assertArrayEquals(baseOutput(al, x).toFloatArray(), al.forward(x).toFloatArray());
+        Tensor out = baseOutput(al, x);
+        assertArrayEquals(out.toFloatArray(), lora.transformOutput(x, out, al).toFloatArray(), "the branch adds exactly zero");
     }
 
     @Test

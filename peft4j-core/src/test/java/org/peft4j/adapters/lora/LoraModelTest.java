@@ -47,6 +47,19 @@ class LoraModelTest {
         }
     }
 
+    /**
+     * Whole-model outputs compared across separate forwards: the engine's float32 kernels may round the
+     * last bit differently before and after the JIT compiles them, so "identical" allows that much.
+     */
+    private static void assertAlmostIdentical(float[] want, float[] got, String what) {
+        double num = 0, den = 0;
+        for (int i = 0; i < want.length; i++) {
+            num = Math.max(num, Math.abs(want[i] - got[i]));
+            den = Math.max(den, Math.abs(want[i]));
+        }
+        assertTrue(num <= 1e-6 * den, what + ": relative difference " + num / den);
+    }
+
     private static float[] run(PeftModel model, Map<String, Tensor> in) {
         try (var g = GradMode.noGrad()) {
             return LoraFixtures.forward(model, in).toFloatArray();
@@ -95,13 +108,13 @@ class LoraModelTest {
                 float[] base = run(model, in);
                 model.addAdapter("l", "lora[r=4,lora_dropout=0.1]", 3);
                 model.setActive("l");
-                assertArrayEquals(base, run(model, in), arch + " lora");
+                assertAlmostIdentical(base, run(model, in), arch + " lora");
                 model.addAdapter("d", "dora[r=2]", 4);
                 model.setActive("d");
                 float[] dora = run(model, in);
-                for (int i = 0; i < base.length; i++) assertEquals(base[i], dora[i], 1e-5 * (1 + Math.abs(base[i])), arch + " dora");
+                assertAlmostIdentical(base, dora, arch + " dora");
                 model.deactivate();
-                assertArrayEquals(base, run(model, in));
+                assertAlmostIdentical(base, run(model, in), arch + " deactivated");
             }
         }
     }
@@ -136,7 +149,7 @@ class LoraModelTest {
                 PeftModel reloaded = new PeftModel(fresh.model(), fresh.config());
                 LoraFixtures.loadPeft(reloaded, dir, "t");
                 reloaded.setActive("t");
-                assertArrayEquals(trained, run(reloaded, in));
+                assertAlmostIdentical(trained, run(reloaded, in), "reloaded");
             }
         }
     }
@@ -172,7 +185,7 @@ class LoraModelTest {
             PeftModel model = new PeftModel(pm.model(), pm.config());
             LoraFixtures.loadPeft(model, dir, "other_name");
             model.setActive("other_name");
-            assertArrayEquals(before, run(model, in));
+            assertAlmostIdentical(before, run(model, in), arch + " reloaded");
         }
     }
 
@@ -247,7 +260,7 @@ class LoraModelTest {
             assertFalse(java.util.Arrays.equals(base, run(model, in)));
             model.deleteAdapter("x");
             assertTrue(model.namedParameters().keySet().stream().noneMatch(n -> n.contains("lora_")));
-            assertArrayEquals(base, run(model, in));
+            assertAlmostIdentical(base, run(model, in), "after delete");
         }
     }
 

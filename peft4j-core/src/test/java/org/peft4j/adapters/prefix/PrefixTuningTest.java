@@ -248,7 +248,6 @@ class PrefixTuningTest {
     void refusedSettingsNameTheField() {
         ModelConfig llama = TinyModels.config("llama", 2);
         assertMessage("leave_out", () -> TinyModels.model(llama, DType.F32, 1).addAdapter("p", "prefix_tuning[leave_out=0]", 1));
-        assertMessage("use_gating", () -> TinyModels.model(llama, DType.F32, 1).addAdapter("p", "prefix_tuning[use_gating=true]", 1));
         assertMessage("leave_out names layer 7", () -> TinyModels.model(llama, DType.F32, 1).addAdapter("p", "prefix_tuning[leave_out=7]", 1));
         assertMessage("token_dim is 8", () -> TinyModels.model(llama, DType.F32, 1).addAdapter("p", "prefix[token_dim=8]", 1));
         assertMessage("prefix_lenght", () -> MethodRegistry.parse("prefix_tuning[prefix_lenght=3]"));

@@ -1,0 +1,56 @@
+package org.peft4j.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code peft4j train}: trains one adapter and its task head, and reports test metrics. */
+@Command(name = "train", header = "Train an adapter and a task head on a dataset.",
+        description = {"Splits the data 80/10/10 (stratified, seeded), trains the adapter and a new task head on the"
+                + " training part, keeps the adapter of the best dev epoch, and scores it on the test part.",
+                "", "OUTPUT receives adapter/ (the adapter and head), metrics.json (test metrics, trainable and total"
+                + " parameters, wall time, peak memory), metrics.jsonl (the loss and every evaluation as training went),"
+                + " checkpoint/ (for --resume) and run.json (what eval, predict and merge read)."})
+final class TrainCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help message and exit.")
+    boolean help;
+
+    @Option(names = "--model", required = true, paramLabel = "MODEL",
+            description = "A Hugging Face checkpoint folder, or builtin:all-minilm-l6-v2.")
+    String model;
+
+    @Option(names = "--data", required = true, paramLabel = "DATA",
+            description = "A .jsonl or .csv file (text, optional text_pair, label or value), or builtin:spam-assassin,"
+                    + " builtin:sotu, builtin:afinn, builtin:moby-dick.")
+    String data;
+
+    @Option(names = "--method", required = true, paramLabel = "SPEC",
+            description = "The adapter method, e.g. seq_bn, lora[r=8,alpha=16], prefix_tuning|par_bn.")
+    String method;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "The adapter's name (default: ${DEFAULT-VALUE}).")
+    String name = TrainJob.DEFAULT_ADAPTER_NAME;
+
+    @Option(names = "--output", required = true, paramLabel = "DIR", description = "The run folder.")
+    Path output;
+
+    @Option(names = "--resume", description = "Continue from OUTPUT's last checkpoint (same settings), e.g. after a kill.")
+    boolean resume;
+
+    @Mixin
+    BudgetOptions budget;
+
+    @Override
+    public Integer call() throws Exception {
+        TrainJob.Request request = new TrainJob.Request(model, data, method, name, budget, output, resume);
+        try (var _ = TrainJob.run(request, main.out, Main.interactive())) {
+            return 0;
+        }
+    }
+}
