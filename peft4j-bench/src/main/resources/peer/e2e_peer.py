@@ -4,7 +4,8 @@ Usage: OPENBLAS_NUM_THREADS=B OMP_NUM_THREADS=T python3 e2e_peer.py T
 
 It builds the same MiniLM as peft4j (a plain post-LN BERT written here in torch: transformers is not
 needed), from the weights peft4j exported, with the same adapter and its same initial tensors, a
-mean-pooling classification head and AdamW, and trains or runs it on the same batch.
+mean-pooling classification head and AdamW, and trains or runs it on the same batch. There is no
+dropout, on either side: the loss check needs both to compute the same function.
 
 peft4j writes a folder with
   config.json          model sizes, method and its config (AdapterHub/PEFT fields), adapter name,

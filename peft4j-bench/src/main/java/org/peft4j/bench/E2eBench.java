@@ -41,7 +41,7 @@ public final class E2eBench {
     /** Pause between samples of different processes, so that one's spinning pool threads have gone idle. */
     static final long SETTLE_MS = 100;
     static final String SCALING_METHOD = "seq_bn";
-    static final int[][] SCALING_SHAPES = {{4, 64}, {8, 128}, {16, 128}, {16, 256}, {32, 256}};
+    static final int[][] SCALING_SHAPES = {{4, 64}, {8, 128}, {16, 128}, {32, 256}};
     static final int SCALING_STEPS = 2;
     /** One step at each new shape before its samples: both sides size their buffers for it then. */
     static final int SCALING_WARMUP = 1;
@@ -59,11 +59,12 @@ public final class E2eBench {
 
     /**
      * One method's medians; the peer arrays follow {@code peers} (NaN / -1 where a peer did not run).
-     * {@code lossDiff} and {@code logitsDiff} are the check's largest relative differences, NaN without a peer.
+     * {@code lossDiff} and {@code logitsDiff} are the check's largest relative differences, NaN without a peer;
+     * {@code allocTrain} / {@code allocInfer} are peft4j's Java heap bytes allocated per step (-1 unknown).
      */
     record MethodResult(String method, long trainable, List<PeerConfig> peers, double trainTokens, double[] peerTrainTokens,
                         double inferTokens, double[] peerInferTokens, long rss, long[] peerRss, double lossDiff, double logitsDiff,
-                        String losses) {
+                        String losses, long allocTrain, long allocInfer) {
         double bestPeerTrain() { return max(peerTrainTokens); }
 
         double bestPeerInfer() { return max(peerInferTokens); }
@@ -121,7 +122,8 @@ public final class E2eBench {
         }
         out.printf("End-to-end: %s + adapter + mean-pooling 2-label head, AdamW (lr %.0e, weight decay %.2f), batch %d × %d tokens%n",
                 E2eWorkload.MODEL, E2eWorkload.LR, E2eWorkload.WEIGHT_DECAY, BATCH, SEQ);
-        out.printf("peft4j: %s frozen weights, one child JVM per method, peak RSS = that JVM's VmHWM%n", storage.name().toLowerCase());
+        out.printf("dropout off on both sides; peft4j: %s frozen weights, one child JVM per method, peak RSS = that JVM's VmHWM%n",
+                storage.name().toLowerCase());
         out.printf("tokens/s = batch × length / median of %d one-step samples, taken in turn from every process after warm-up%n", steps);
         String noPeer = PeerPython.unavailableReason();
         Path script = null;
@@ -205,8 +207,9 @@ public final class E2eBench {
                         method, lossDiff, logitsDiff, passed ? "OK (≤ " + CHECK_TOLERANCE + ")" : "FAILED (> " + CHECK_TOLERANCE + ")");
             }
 
-            double[] train = timeInTurn(worker, peers, steps, WARMUP_TRAIN, true);
-            double[] infer = timeInTurn(worker, peers, steps, WARMUP_INFER, false);
+            Turns trainTurns = timeInTurn(worker, peers, steps, WARMUP_TRAIN, true);
+            Turns inferTurns = timeInTurn(worker, peers, steps, WARMUP_INFER, false);
+            double[] train = trainTurns.seconds(), infer = inferTurns.seconds();
             long rss = worker.peakRss();
             long[] peerRss = new long[peers.size()];
             double tokens = (double) BATCH * SEQ;
@@ -218,10 +221,12 @@ public final class E2eBench {
                 peerInfer[i] = tokens / infer[i + 1];
             }
             MethodResult r = new MethodResult(method, trainable, configs, tokens / train[0], peerTrain, tokens / infer[0], peerInfer,
-                    rss, peerRss, lossDiff, logitsDiff, losses.toString());
+                    rss, peerRss, lossDiff, logitsDiff, losses.toString(), trainTurns.allocatedPerStep(), inferTurns.allocatedPerStep());
             out.printf("[%s] train tokens/s peft4j %.0f, torch %s; infer peft4j %.0f, torch %s; peak RSS peft4j %s, torch %s%n",
                     method, r.trainTokens(), perConfig(configs, peerTrain), r.inferTokens(), perConfig(configs, peerInfer), mb(rss),
                     perConfigMb(configs, peerRss));
+            out.printf("[%s] peft4j allocates %s per training step and %s per inference pass on the Java heap%n", method,
+                    mb(r.allocTrain()), mb(r.allocInfer()));
             return r;
         } catch (IOException e) {
             out.println("[" + method + "] failed: " + e.getMessage());
@@ -243,11 +248,14 @@ public final class E2eBench {
         return setup;
     }
 
+    /** Median seconds per step of every process (peft4j first; NaN for a missing peer) and peft4j's heap bytes allocated per step. */
+    record Turns(double[] seconds, long allocatedPerStep) {}
+
     /**
-     * Warms every process up, then takes {@code steps} one-step samples from each in turn; returns the
-     * median seconds per step: peft4j first, then each peer (NaN for a missing one).
+     * Warms every process up, then takes {@code steps} one-step samples from each in turn, peft4j's
+     * worker first.
      */
-    private static double[] timeInTurn(E2eChannel worker, List<E2eChannel> peers, int steps, int warmup, boolean training)
+    private static Turns timeInTurn(E2eChannel worker, List<E2eChannel> peers, int steps, int warmup, boolean training)
             throws IOException {
         List<E2eChannel> all = new ArrayList<>();
         all.add(worker);
@@ -261,6 +269,7 @@ public final class E2eBench {
             else c.infer(n);
         }
         double[][] samples = new double[all.size()][steps];
+        long[] allocated = new long[steps];
         for (int s = 0; s < steps; s++) {
             for (int i = 0; i < all.size(); i++) {
                 E2eChannel c = all.get(i);
@@ -269,12 +278,14 @@ public final class E2eBench {
                     continue;
                 }
                 settle();
-                samples[i][s] = (training ? c.train(1) : c.infer(1)).seconds()[0];
+                E2eChannel.Samples one = training ? c.train(1) : c.infer(1);
+                samples[i][s] = one.seconds()[0];
+                if (i == 0) allocated[s] = one.allocatedPerStep();
             }
         }
         double[] medians = new double[all.size()];
         for (int i = 0; i < all.size(); i++) medians[i] = median(samples[i]);
-        return medians;
+        return new Turns(medians, Arrays.stream(allocated).min().orElse(-1));
     }
 
     private static E2eChannel startPeer(PeerConfig c, Path script, Path dir, PrintStream out) {
@@ -327,8 +338,8 @@ public final class E2eBench {
                     worker.shape(b, s, E2eWorkload.SEED);
                     if (peer != null) peer.shape(b, s, E2eWorkload.SEED);
                     List<E2eChannel> side = Arrays.asList(peer);
-                    double[] train = timeInTurn(worker, side, SCALING_STEPS, SCALING_WARMUP, true);
-                    double[] infer = timeInTurn(worker, side, SCALING_STEPS, SCALING_WARMUP, false);
+                    double[] train = timeInTurn(worker, side, SCALING_STEPS, SCALING_WARMUP, true).seconds();
+                    double[] infer = timeInTurn(worker, side, SCALING_STEPS, SCALING_WARMUP, false).seconds();
                     double tokens = (double) b * s;
                     double pt = tokens / train[0], tt = tokens / train[1], pi = tokens / infer[0], ti = tokens / infer[1];
                     out.printf("%-10s %7d %11.0f %11s %6s %11.0f %11s %6s%n", b + "×" + s, t, pt, num(tt), ratio(pt, tt), pi, num(ti), ratio(pi, ti));
@@ -392,6 +403,8 @@ public final class E2eBench {
         row.put("torch_infer_tokens_s", nullable(pi));
         row.put("infer_ratio", ratioValue(r.inferTokens(), pi));
         row.put("rss_bytes", r.rss());
+        row.put("alloc_train_bytes_per_step", r.allocTrain() >= 0 ? r.allocTrain() : null);
+        row.put("alloc_infer_bytes_per_step", r.allocInfer() >= 0 ? r.allocInfer() : null);
         row.put("torch_rss_bytes", pr > 0 ? pr : null);
         row.put("rss_ratio", pr > 0 && r.rss() > 0 ? Math.round(1000.0 * r.rss() / pr) / 1000.0 : null);
         Map<String, Object> configs = new LinkedHashMap<>();

@@ -71,18 +71,22 @@ final class E2eChannel implements AutoCloseable {
 
     String label() { return label; }
 
-    /** Seconds per step (and, for training, the loss before each update). */
-    record Samples(double[] seconds, double[] losses) {}
+    /**
+     * Seconds per step, for training the loss before each update, and the Java heap bytes allocated per
+     * step (-1 where the side does not report it: the Python peer).
+     */
+    record Samples(double[] seconds, double[] losses, long allocatedPerStep) {}
 
     /** Runs {@code steps} training steps; each one's time and loss. */
     Samples train(int steps) throws IOException {
         JsonNode r = ask(Map.of("op", "train", "steps", steps));
-        return new Samples(doubles(r.path("seconds")), doubles(r.path("losses")));
+        return new Samples(doubles(r.path("seconds")), doubles(r.path("losses")), r.path("allocated_per_step").asLong(-1));
     }
 
     /** Runs {@code steps} forward passes without autograd; each one's time. */
     Samples infer(int steps) throws IOException {
-        return new Samples(doubles(ask(Map.of("op", "infer", "steps", steps)).path("seconds")), new double[0]);
+        JsonNode r = ask(Map.of("op", "infer", "steps", steps));
+        return new Samples(doubles(r.path("seconds")), new double[0], r.path("allocated_per_step").asLong(-1));
     }
 
     /** The batch's logits without autograd, row-major. */

@@ -10,6 +10,7 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,8 +22,8 @@ import org.peft4j.tensor.Parallel;
  * the workload's alone. It serves {@link E2eChannel} requests (the same protocol as e2e_peer.py):
  * <pre>
  *   {"op": "setup", "method", "storage", "batch", "seq", "export"?} -> {"trainable", "threads"}
- *   {"op": "train", "steps"}               -> {"seconds": [...], "losses": [...]}
- *   {"op": "infer", "steps"}               -> {"seconds": [...]}
+ *   {"op": "train", "steps"}               -> {"seconds": [...], "losses": [...], "allocated_per_step"}
+ *   {"op": "infer", "steps"}               -> {"seconds": [...], "allocated_per_step"}
  *   {"op": "logits"}                       -> {"logits": [...]}  (the batch's, row-major, without autograd)
  *   {"op": "shape", "batch", "seq", "seed"} -> {}
  *   {"op": "threads", "n"}                 -> {}
@@ -58,19 +59,25 @@ public final class E2eWorker {
                     }
                     case "train" -> {
                         ArrayNode seconds = reply.putArray("seconds"), losses = reply.putArray("losses");
-                        for (int i = 0; i < req.path("steps").asInt(); i++) {
+                        int steps = req.path("steps").asInt();
+                        long allocated = allocatedBytes();
+                        for (int i = 0; i < steps; i++) {
                             long t0 = System.nanoTime();
                             losses.add(work.trainStep());
                             seconds.add((System.nanoTime() - t0) / 1e9);
                         }
+                        reply.put("allocated_per_step", (allocatedBytes() - allocated) / Math.max(1, steps));
                     }
                     case "infer" -> {
                         ArrayNode seconds = reply.putArray("seconds");
-                        for (int i = 0; i < req.path("steps").asInt(); i++) {
+                        int steps = req.path("steps").asInt();
+                        long allocated = allocatedBytes();
+                        for (int i = 0; i < steps; i++) {
                             long t0 = System.nanoTime();
                             work.infer();
                             seconds.add((System.nanoTime() - t0) / 1e9);
                         }
+                        reply.put("allocated_per_step", (allocatedBytes() - allocated) / Math.max(1, steps));
                     }
                     case "logits" -> {
                         ArrayNode logits = reply.putArray("logits");
@@ -88,6 +95,14 @@ public final class E2eWorker {
             }
             replies.println(JSON.writeValueAsString(reply));
         }
+    }
+
+    /** Bytes allocated on the Java heap so far by every thread of this JVM (live or ended), -1 where unsupported. */
+    static long allocatedBytes() {
+        if (ManagementFactory.getThreadMXBean() instanceof com.sun.management.ThreadMXBean t && t.isThreadAllocatedMemoryEnabled()) {
+            return t.getTotalThreadAllocatedBytes();
+        }
+        return -1;
     }
 
     /** This process's resident-memory high-water mark ({@code VmHWM}) in bytes, or -1 where /proc has none. */

@@ -32,7 +32,7 @@ import org.peft4j.tensor.Tensor;
  * {@link PeftModel} with one adapter, a mean-pooling two-label {@link ClassificationHead}, AdamW over
  * the adapter's and the head's tensors, and one fixed batch of token ids. A training step is forward,
  * cross-entropy, backward and the optimizer update; inference is the forward to the logits without
- * autograd.
+ * autograd. Dropout is off on both sides, so that they compute the same function.
  */
 final class E2eWorkload {
     static final String MODEL = "builtin:all-minilm-l6-v2";
@@ -87,6 +87,10 @@ final class E2eWorkload {
         trainable.putAll(model.adapterParameters(ADAPTER));
         head.namedParameters().forEach((n, t) -> trainable.put(HEAD_PREFIX + n, t));
         this.optimizer = new AdamW(List.of(new ParamGroup(trainable, LR, WEIGHT_DECAY)));
+        // Dropout off (modules in eval mode, gradients still flow): the peer must compute the same math
+        // for the loss check, and two random generators cannot draw the same masks.
+        model.trainMode(false);
+        head.train(false);
         reshape(batch, seq, SEED);
     }
 
@@ -124,8 +128,6 @@ final class E2eWorkload {
 
     /** One training step; returns the loss before the update. */
     double trainStep() {
-        model.trainMode(true);
-        head.train(true);
         Tensor loss = CrossEntropy.loss(logits(), labels);
         loss.backward();
         optimizer.step();
@@ -135,8 +137,6 @@ final class E2eWorkload {
 
     /** The logits of the batch without autograd. */
     Tensor infer() {
-        model.trainMode(false);
-        head.train(false);
         try (GradMode.Scope s = GradMode.noGrad()) {
             return logits();
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
@@ -46,8 +47,10 @@ import picocli.CommandLine.ParentCommand;
 final class CompareCommand implements Callable<Integer> {
     static final String RUNS_DIR = "runs";
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** Lines of a failed run's output kept for its error message. */
+    /** Lines of a failed run's standard error kept for its error message. */
     private static final int TAIL_LINES = 5;
+    /** What the JVM prints at every start while the vector API incubates. */
+    static final String INCUBATOR_NOTICE = "WARNING: Using incubator modules: jdk.incubator.vector";
 
     @ParentCommand
     Main main;
@@ -120,36 +123,52 @@ final class CompareCommand implements Callable<Integer> {
         }
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         command.addAll(args);
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        Deque<String> tail = pump(p.getInputStream(), main.out);
+        Process p = new ProcessBuilder(command).start();
+        p.getOutputStream().close();
+        Deque<String> errors = new ArrayDeque<>();
+        Thread stderr = Thread.ofPlatform().start(() -> copyErrors(p.getErrorStream(), main.err, errors));
+        p.getInputStream().transferTo(new NonClosing(main.out));
         int code = p.waitFor();
+        stderr.join();
         if (code == 0) return null;
-        String last = tail.stream().filter(l -> l.startsWith("peft4j: ")).reduce((a, b) -> b).orElse(String.join(" | ", tail));
+        String last;
+        synchronized (errors) {
+            last = errors.stream().filter(l -> l.startsWith("peft4j: ")).reduce((a, b) -> b).orElse(String.join(" | ", errors));
+        }
         return "exit status " + code + ": " + last.replaceFirst("^peft4j: ", "").replace(" (--verbose shows the stack trace)", "");
     }
 
-    /** Copies a child's output to {@code out} as it comes (progress bars included); returns its last lines. */
-    private static Deque<String> pump(InputStream in, PrintStream out) throws IOException {
-        Deque<String> tail = new ArrayDeque<>();
-        StringBuilder line = new StringBuilder();
-        byte[] buffer = new byte[4096];
-        for (int n; (n = in.read(buffer)) > 0; ) {
-            out.write(buffer, 0, n);
-            out.flush();
-            for (String part : new String(buffer, 0, n, StandardCharsets.UTF_8).split("(?<=[\n\r])")) {
-                if (part.endsWith("\n") || part.endsWith("\r")) {
-                    line.append(part, 0, part.length() - 1);
-                    if (!line.toString().isBlank()) {
-                        tail.addLast(line.toString().strip());
-                        if (tail.size() > TAIL_LINES) tail.removeFirst();
-                    }
-                    line.setLength(0);
-                } else {
-                    line.append(part);
+    /**
+     * Passes a child's standard error on line by line, keeping its last lines for the error message;
+     * the JVM's notice that the vector module incubates is dropped, as the launcher drops this JVM's.
+     */
+    private static void copyErrors(InputStream in, PrintStream err, Deque<String> tail) {
+        try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+            for (String line; (line = r.readLine()) != null; ) {
+                if (line.equals(INCUBATOR_NOTICE)) continue;
+                err.println(line);
+                synchronized (tail) {
+                    if (!line.isBlank()) tail.addLast(line.strip());
+                    if (tail.size() > TAIL_LINES) tail.removeFirst();
                 }
             }
+        } catch (IOException e) {
+            err.println("peft4j: lost the output of a run: " + e.getMessage());
         }
-        return tail;
+    }
+
+    /** A stream that flushes {@code out} after every write (progress bars appear as drawn) and leaves it open. */
+    private static final class NonClosing extends java.io.FilterOutputStream {
+        NonClosing(PrintStream out) { super(out); }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+            out.flush();
+        }
+
+        @Override
+        public void close() throws IOException { out.flush(); }
     }
 
     /** A finished run's numbers, from its {@code metrics.json} and loss log. */

@@ -138,10 +138,11 @@ final class TrainJob {
         return Double.parseDouble(s) == lr ? s.replace("e-0", "e-") : Double.toString(lr);
     }
 
-    /** {@code 812 MB}, {@code 1.4 GB}, {@code 36 KB}. */
+    /** {@code 1.4 GB}, {@code 812 MB}, {@code 36 KB}, {@code 934 B}. */
     static String formatBytes(long bytes) {
         if (bytes >= 1L << 30) return String.format(Locale.ROOT, "%.1f GB", bytes / (double) (1L << 30));
         if (bytes >= 1L << 20) return String.format(Locale.ROOT, "%.0f MB", bytes / (double) (1L << 20));
-        return String.format(Locale.ROOT, "%.0f KB", bytes / 1024.0);
+        if (bytes >= 1L << 10) return String.format(Locale.ROOT, "%.0f KB", bytes / 1024.0);
+        return bytes + " B";
     }
 }

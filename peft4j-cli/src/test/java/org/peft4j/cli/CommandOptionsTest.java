@@ -134,5 +134,6 @@ class CommandOptionsTest {
         assertEquals("100.0%", TrainProgress.percent(5, 5));
         assertEquals("812 MB", TrainJob.formatBytes(812L << 20));
         assertEquals("1.5 GB", TrainJob.formatBytes(3L << 29));
+        assertEquals("934 B", TrainJob.formatBytes(934));
     }
 }

@@ -43,8 +43,10 @@ public final class Charts {
         double lo = Math.floor(Math.log10(shown.stream().mapToDouble(Point::x).min().orElseThrow()));
         double hi = Math.ceil(Math.log10(shown.stream().mapToDouble(Point::x).max().orElseThrow()));
         if (hi == lo) hi = lo + 1;
-        double[] yRange = niceRange(shown.stream().mapToDouble(Point::y).min().orElseThrow(),
-                shown.stream().mapToDouble(Point::y).max().orElseThrow());
+        double yMin = shown.stream().mapToDouble(Point::y).min().orElseThrow(), yMax = shown.stream().mapToDouble(Point::y).max().orElseThrow();
+        double[] yRange = niceRange(yMin, yMax);
+        // scores in [0, 1] (accuracy, F1) end the axis at 1, where the range would otherwise overshoot
+        if (yMin >= 0 && yMax <= 1) yRange[1] = Math.min(yRange[1], 1);
         Frame f = new Frame(WIDTH, height, lo, hi, yRange[0], yRange[1]);
         for (double d = lo; d <= hi; d++) svg.xTick(f, d, countLabel(Math.pow(10, d)));
         for (double v : ticks(yRange)) svg.yTick(f, v, number(v));
