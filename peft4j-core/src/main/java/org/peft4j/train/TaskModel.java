@@ -309,9 +309,16 @@ public final class TaskModel {
         if (adapter != null) {
             Path file = dir.resolve("adapter.safetensors");
             try (SafetensorsCheckpoint saved = SafetensorsCheckpoint.open(file)) {
+                // methods that store tensors their own way (sparse patterns) take their entries first
+                Map<String, Tensor> tensors = saved.tensors();
+                for (org.peft4j.adapters.MethodConfig c : model.adapter(adapter).configs()) {
+                    if (org.peft4j.adapters.MethodRegistry.method(c.method()) instanceof org.peft4j.adapters.formats.Peft4jFormatSupport f) {
+                        tensors = f.fromFileTensors(model, adapter, c, tensors);
+                    }
+                }
                 Map<String, Tensor> own = model.adapterParameters(adapter);
-                checkSameNames(file, saved.tensors().keySet(), own.keySet());
-                for (Map.Entry<String, Tensor> e : saved.tensors().entrySet()) model.assign(e.getKey(), e.getValue());
+                checkSameNames(file, tensors.keySet(), own.keySet());
+                for (Map.Entry<String, Tensor> e : tensors.entrySet()) model.assign(e.getKey(), e.getValue());
             }
         }
         restoreHead(dir);

@@ -12,6 +12,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 import org.peft4j.adapters.PeftModel;
 import org.peft4j.adapters.formats.AdapterFiles;
@@ -55,14 +57,16 @@ class TaskModelTest {
         }
     }
 
-    @Test
-    void savedAdapterAndHeadLoadBackToTheSamePredictions(@TempDir Path tmp) throws IOException {
+    /** Every method saves and restores, also one that stores its tensors its own way (a sparse pattern). */
+    @ParameterizedTest
+    @ValueSource(strings = {LORA, "sparse_bn[base=seq_bn,reduction_factor=4,density=0.5]"})
+    void savedAdapterAndHeadLoadBackToTheSamePredictions(String method, @TempDir Path tmp) throws IOException {
         Dataset d = ToyTask.classification("toy", 5, 2);
         Batch b = new ToyTask.IdSource(5, true).batch(d, d.examples());
         Path dir = tmp.resolve("adapter");
         float[] expected;
         try (PretrainedModel pm = ToyTask.bert()) {
-            TaskModel m = ToyTask.classifier(pm, LORA, 0.1, 7);
+            TaskModel m = ToyTask.classifier(pm, method, 0.1, 7);
             SplittableRandom r = new SplittableRandom(3);
             for (Tensor t : m.trainableParameters().values()) for (long i = 0; i < t.numel(); i++) t.setFlat(i, r.nextDouble(-0.3, 0.3));
             expected = m.predict(b).toFloatArray();
@@ -79,7 +83,7 @@ class TaskModelTest {
             assertArrayEquals(expected, m.predict(b).toFloatArray(), 0f);
         }
         try (PretrainedModel pm = ToyTask.bert()) {
-            TaskModel fresh = ToyTask.classifier(pm, LORA, 0.1, 99);
+            TaskModel fresh = ToyTask.classifier(pm, method, 0.1, 99);
             fresh.restore(dir);
             assertArrayEquals(expected, fresh.predict(b).toFloatArray(), 0f);
         }
