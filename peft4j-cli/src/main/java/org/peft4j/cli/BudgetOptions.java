@@ -24,7 +24,7 @@ final class BudgetOptions {
     Integer batchSize;
 
     @Option(names = "--lr", paramLabel = "X", description = "Peak learning rate (default: by method: 1e-3 for bottleneck"
-            + " adapters and LoRA, 3e-3 for Compacter and IA3, 1e-2 for BitFit and prefix tuning, 3e-2 for prompt tuning).")
+            + " adapters and LoRA, 3e-3 for Compacter and IA3, 1e-2 for BitFit and PEFT prefix, 5e-4 for prefix tuning, 3e-2 for prompt tuning).")
     Double lr;
 
     @Option(names = "--max-length", paramLabel = "N", description = "Tokens per example; longer texts are truncated (default: 128).")

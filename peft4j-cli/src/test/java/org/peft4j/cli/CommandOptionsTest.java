@@ -58,9 +58,9 @@ class CommandOptionsTest {
         assertEquals(1e-3, MethodDefaults.learningRate("pfeiffer"), "aliases resolve to their method");
         assertEquals(1e-3, MethodDefaults.learningRate("lora[r=4]"));
         assertEquals(1e-2, MethodDefaults.learningRate("bitfit"));
-        assertEquals(1e-2, MethodDefaults.learningRate("prefix_tuning"));
+        assertEquals(5e-4, MethodDefaults.learningRate("prefix_tuning"));
         assertEquals(3e-2, MethodDefaults.learningRate("prompt_tuning"));
-        assertEquals(1e-3, MethodDefaults.learningRate("prefix_tuning|par_bn"), "a union takes its smallest rate");
+        assertEquals(5e-4, MethodDefaults.learningRate("prefix_tuning|par_bn"), "a union takes its smallest rate");
         var e = assertThrows(IllegalArgumentException.class, () -> MethodDefaults.learningRate("bogus"));
         assertTrue(e.getMessage().contains("unknown method 'bogus'"), e.getMessage());
     }
