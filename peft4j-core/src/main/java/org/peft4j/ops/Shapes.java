@@ -36,6 +36,7 @@ public final class Shapes {
             }
             total += s[a];
         }
+        if (Arrays.stream(ps).noneMatch(t -> t.dtype().isFloating())) return concatIndices(a, ps, shape, total);
         int outer = product(shape, 0, a), inner = product(shape, a + 1, shape.length);
         int[] runs = new int[ps.length];
         for (int p = 0; p < ps.length; p++) runs[p] = ps[p].size(a) * inner;
@@ -54,6 +55,19 @@ public final class Shapes {
             }
             return grads;
         }, ps);
+    }
+
+    /** Integer tensors (ids, masks, labels) stay I64; they never carry gradients. */
+    private static Tensor concatIndices(int a, Tensor[] ps, int[] shape, int total) {
+        int[] outShape = shape.clone();
+        outShape[a] = total;
+        Tensor out = Tensor.zeros(DType.I64, outShape);
+        int at = 0;
+        for (Tensor p : ps) {
+            out.narrowView(a, at, p.size(a)).copyFrom(p);
+            at += p.size(a);
+        }
+        return out;
     }
 
     /** {@link #concat(int, Tensor...)} over a list. */

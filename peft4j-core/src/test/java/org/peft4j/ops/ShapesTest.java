@@ -150,4 +150,13 @@ class ShapesTest {
         for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
         return Tensor.of(v, shape);
     }
+
+    @Test
+    void concatKeepsIntegerTensorsInteger() {
+        Tensor a = Tensor.of(new long[] {1, 2, 3, 4}, 2, 2);
+        Tensor b = Tensor.of(new long[] {-100, (1L << 40) + 1}, 2, 1);
+        Tensor c = Shapes.concat(1, a, b);
+        org.junit.jupiter.api.Assertions.assertEquals(org.peft4j.tensor.DType.I64, c.dtype());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {1, 2, -100, 3, 4, (1L << 40) + 1}, c.toLongArray());
+    }
 }
