@@ -67,16 +67,7 @@ class Ia3FixtureTest {
     void peftSaveThenLoadGivesTheSameOutputs(@TempDir Path dir) throws Exception {
         Path hf = Fixtures.dir("hf").resolve("gpt2");
         try (PretrainedModel pm = ModelLoader.load(hf.resolve("base"))) {
-            PeftModel model = new PeftModel(pm.model(), pm.config());
-            Map<String, Tensor> in = AdapterFixtureRun.readAll(hf.resolve("inputs.safetensors"));
-            Map<String, Tensor> fixture = AdapterFixtureRun.readAll(hf.resolve("ia3/adapter_model.safetensors"));
-            AdapterFixtureRun.loadPeft(model, "orig", AdapterFixtureRun.readJson(hf.resolve("ia3/adapter_config.json")), fixture, method);
-            Map<String, Tensor> saved = AdapterFixtureRun.peftRoundTrip(model, "orig", model, "copy", method, dir);
-            assertEquals(fixture.keySet(), saved.keySet());
-            model.setActive("orig");
-            Tensor original = AdapterFixtureRun.output(model, in);
-            model.setActive("copy");
-            assertEquals(0, AdapterFixtureRun.relError(AdapterFixtureRun.output(model, in), original));
+            PeftModel model = AdapterFixtureRun.assertPeftSaveLoadKeepsOutputs(pm, hf, "ia3", method, dir);
             model.deleteAdapter("copy");
             assertTrue(model.namedParameters().keySet().stream().noneMatch(k -> k.endsWith(".copy")));
         }

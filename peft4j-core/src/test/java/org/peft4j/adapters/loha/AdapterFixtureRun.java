@@ -199,6 +199,26 @@ public final class AdapterFixtureRun {
      * Saves adapter {@code name} as a PEFT folder would hold it (config JSON + tensors by saved key) and loads it
      * back into {@code into} as adapter {@code newName}; returns the saved tensors by key.
      */
+    /**
+     * Loads the fixture's PEFT adapter {@code hf/<arch>/<kase>} as "orig", saves it as PEFT and reads it
+     * back as "copy": the saved keys are the fixture's and both adapters give the same output. Returns the
+     * model (still open inside {@code pm}) for further checks.
+     */
+    public static PeftModel assertPeftSaveLoadKeepsOutputs(PretrainedModel pm, Path hf, String kase, PeftFormatSupport method, Path dir)
+            throws IOException {
+        PeftModel model = new PeftModel(pm.model(), pm.config());
+        Map<String, Tensor> in = readAll(hf.resolve("inputs.safetensors"));
+        Map<String, Tensor> fixture = readAll(hf.resolve(kase + "/adapter_model.safetensors"));
+        loadPeft(model, "orig", readJson(hf.resolve(kase + "/adapter_config.json")), fixture, method);
+        Map<String, Tensor> saved = peftRoundTrip(model, "orig", model, "copy", method, dir);
+        assertEquals(fixture.keySet(), saved.keySet());
+        model.setActive("orig");
+        Tensor original = output(model, in);
+        model.setActive("copy");
+        assertEquals(0, relError(output(model, in), original));
+        return model;
+    }
+
     public static Map<String, Tensor> peftRoundTrip(PeftModel from, String name, PeftModel into, String newName, PeftFormatSupport support,
             Path dir) throws IOException {
         Map<String, Tensor> saved = new LinkedHashMap<>();
