@@ -16,8 +16,13 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.random.RandomGenerator;
+import org.peft4j.adapters.MethodConfig;
 import org.peft4j.adapters.PeftModel;
+import org.peft4j.adapters.composition.Composition;
+import org.peft4j.adapters.composition.Fuse;
 import org.peft4j.adapters.formats.AdapterFiles;
+import org.peft4j.adapters.fusion.FusionConfig;
+import org.peft4j.adapters.fusion.FusionMethod;
 import org.peft4j.autograd.GradMode;
 import org.peft4j.data.Batch;
 import org.peft4j.data.TaskType;
@@ -67,9 +72,17 @@ public final class TaskModel {
             model.deactivate();
             model.train();
         } else {
-            model.setActive(adapter);
+            model.setActive(activation(model, adapter));
             model.train(adapter);
         }
+    }
+
+    /** What runs when {@code adapter} trains: the adapter itself, or for an AdapterFusion entry Fuse over its adapters. */
+    private static Composition activation(PeftModel model, String adapter) {
+        for (MethodConfig c : model.adapter(adapter).configs()) {
+            if (c instanceof FusionConfig f) return Fuse.of(f.adapters().toArray(String[]::new));
+        }
+        return Composition.parse(adapter);
     }
 
     /**
@@ -232,6 +245,22 @@ public final class TaskModel {
             case CAUSAL_LM -> CrossEntropy.causalLm(output, batch.labels());
         };
     }
+
+    /**
+     * The term training adds to the loss once per optimizer step beyond the task's, or null when there
+     * is none: AdapterFusion's value regularisation while a fusion with {@code regularization} trains
+     * (AdapterHub adds it the same way, outside the task loss).
+     */
+    public Tensor regularization() {
+        Tensor r = FusionMethod.regularizationLoss(model);
+        return r.requiresGrad() ? r : null;
+    }
+
+    /**
+     * Sets the clocks of step-dependent schedules inside the adapters (AdapterFusion's temperature) to
+     * {@code forwards} training forwards, so a resumed run continues them where the killed one was.
+     */
+    public void setTrainingForwards(long forwards) { FusionMethod.setAllSteps(model, forwards); }
 
     /** What the batch's mean loss averages over: its examples, or for causal LM its predicted tokens. */
     public long targetCount(Batch batch) {

@@ -117,6 +117,7 @@ public final class Trainer {
             AtomicFolder.deleteTree(checkpoint);
             state = new TrainerState();
         }
+        model.setTrainingForwards(state.forwards);
         Map<String, Tensor> params = model.trainableParameters();
         if (params.isEmpty()) throw new IllegalStateException("nothing to train: the model has no trainable tensor");
         AdamW optimizer = optimizer(params);
@@ -183,6 +184,7 @@ public final class Trainer {
                     for (int b = from; b < to; b++) micro.add(source.batch(train, order.get(b)));
                     step(micro);
                     state.batchInEpoch = to;
+                    state.forwards += to - from;
                     boolean endsSegment = to == order.size() || state.step == totalSteps;
                     if (config.checkpointEvery() > 0 && state.step % config.checkpointEvery() == 0 && !endsSegment) writeCheckpoint();
                 }
@@ -339,6 +341,8 @@ public final class Trainer {
             loss += weight * l.item();
             (weight == 1 ? l : Elementwise.scale(l, weight)).backward();
         }
+        Tensor regularization = model.regularization();
+        if (regularization != null) regularization.backward();
         return loss;
     }
 

@@ -20,6 +20,8 @@ final class TrainerState {
     int batchInEpoch;
     /** Optimizer steps done. */
     long step;
+    /** Training forwards (micro-batches) done: the clock of schedules inside adapters. */
+    long forwards;
     /** Real tokens trained on. */
     long tokens;
     /** Seconds spent training before this process started (resumed runs). */
@@ -46,6 +48,7 @@ final class TrainerState {
         n.put("epoch", epoch);
         n.put("batch_in_epoch", batchInEpoch);
         n.put("step", step);
+        n.put("forwards", forwards);
         n.put("tokens", tokens);
         n.put("elapsed_seconds", elapsedSeconds);
         if (!Double.isNaN(bestMetric)) n.put("best_metric", bestMetric);
@@ -68,6 +71,7 @@ final class TrainerState {
         s.epoch = n.path("epoch").asInt();
         s.batchInEpoch = n.path("batch_in_epoch").asInt();
         s.step = n.path("step").asLong();
+        s.forwards = n.path("forwards").asLong();
         s.tokens = n.path("tokens").asLong();
         s.elapsedSeconds = n.path("elapsed_seconds").asDouble();
         s.bestMetric = n.has("best_metric") ? n.get("best_metric").asDouble() : Double.NaN;

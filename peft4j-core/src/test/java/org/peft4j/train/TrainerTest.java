@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,13 +19,18 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.adapters.MethodRegistry;
 import org.peft4j.adapters.PeftModel;
+import org.peft4j.adapters.fusion.FusionConfig;
+import org.peft4j.adapters.fusion.FusionLayer;
+import org.peft4j.adapters.fusion.FusionMethod;
 import org.peft4j.data.Batch;
 import org.peft4j.data.Dataset;
 import org.peft4j.data.Splits;
 import org.peft4j.data.TaskType;
 import org.peft4j.io.safetensors.SafetensorsCheckpoint;
 import org.peft4j.models.PretrainedModel;
+import org.peft4j.models.heads.Pooling;
 import org.peft4j.tensor.Tensor;
 
 /**
@@ -113,11 +119,85 @@ class TrainerTest {
         }
     }
 
+    @Test
+    void fusionTrainingAddsTheValueRegularisation() throws IOException {
+        try (PretrainedModel pm = ToyTask.bert()) {
+            TaskModel m = fusionClassifier(pm, FusionConfig.dynamic(AB));
+            SplittableRandom r = new SplittableRandom(3);
+            for (Tensor t : m.trainableParameters().values()) for (long i = 0; i < t.numel(); i++) t.setFlat(i, t.getFlat(i) + r.nextDouble(-0.1, 0.1));
+            m.trainMode(true);
+            Dataset d = ToyTask.classification("d", 4, 9);
+            Batch batch = new ToyTask.IdSource(4, true).batch(d, d.examples());
+            Map<String, float[]> trained = gradients(m, List.of(batch));
+            m.loss(batch, Trainer.dropoutRng(0, 0, 0)).backward();
+            Map<String, float[]> taskOnly = gradients(m);
+            m.regularization().backward();
+            Map<String, float[]> regOnly = gradients(m);
+            int valueWeights = 0;
+            for (String name : trained.keySet()) {
+                float[] sum = taskOnly.get(name).clone();
+                for (int i = 0; i < sum.length; i++) sum[i] += regOnly.get(name)[i];
+                assertClose(sum, trained.get(name), name);
+                if (name.endsWith("value.weight")) {
+                    valueWeights++;
+                    assertTrue(Arrays.stream(toDoubles(regOnly.get(name))).anyMatch(g -> g != 0), name + ": no regularisation gradient");
+                }
+            }
+            assertEquals(pm.config().numLayers(), valueWeights, "a value projection per fusion layer (one per transformer layer)");
+        }
+    }
+
+    @Test
+    void fusionTemperatureFollowsTheTrainingForwardsAcrossAResume(@TempDir Path tmp) throws IOException {
+        TrainingConfig config = SMALL.withEpochs(1);
+        FusionConfig fusion = (FusionConfig) MethodRegistry.parse("fuse[temperature=true]").get(0);
+        try (PretrainedModel pm = ToyTask.bert()) {
+            TaskModel m = fusionClassifier(pm, fusion);
+            new Trainer(config, new ToyTask.IdSource(config.batchSize(), true), tmp).fit(m, TOY, false);
+            assertStepsOfEveryLayer(m, 6); // 24 examples in batches of 4
+        }
+        JsonNode state = JSON.readTree(tmp.resolve(Trainer.CHECKPOINT_DIR).resolve(Trainer.STATE_FILE).toFile());
+        assertEquals(6, state.get("forwards").asLong());
+        try (PretrainedModel pm = ToyTask.bert()) {
+            TaskModel m = fusionClassifier(pm, fusion);
+            new Trainer(config, new ToyTask.IdSource(config.batchSize(), true), tmp).fit(m, TOY, true);
+            assertStepsOfEveryLayer(m, 6);
+        }
+    }
+
+    private static final List<String> AB = List.of("a", "b");
+
+    /** A classifier training an AdapterFusion over two fresh bottleneck adapters a and b. */
+    private static TaskModel fusionClassifier(PretrainedModel pm, FusionConfig fusion) {
+        PeftModel peft = new PeftModel(pm.model(), pm.config());
+        peft.addAdapter("a", "seq_bn[reduction_factor=4]", 1);
+        peft.addAdapter("b", "seq_bn[reduction_factor=4]", 2);
+        String entry = FusionMethod.addFusion(peft, AB, fusion.withAdapters(AB), 3).name();
+        return TaskModel.create(peft, entry, TaskType.CLASSIFICATION, ToyTask.LABELS, Pooling.MEAN, 0.0, 1);
+    }
+
+    private static void assertStepsOfEveryLayer(TaskModel m, long steps) {
+        Map<String, FusionLayer> layers = FusionMethod.layers(m.peft(), AB);
+        assertFalse(layers.isEmpty());
+        layers.forEach((path, f) -> assertEquals(steps, f.steps(), path));
+    }
+
+    private static double[] toDoubles(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) d[i] = f[i];
+        return d;
+    }
+
     private static Map<String, float[]> gradients(TaskModel m, List<Batch> micro) {
         Trainer.accumulate(m, micro, 0, 0);
+        return gradients(m);
+    }
+
+    /** The trainable tensors' gradients (zeros where none arrived), which it then zeroes. */
+    private static Map<String, float[]> gradients(TaskModel m) {
         Map<String, float[]> out = new LinkedHashMap<>();
         m.trainableParameters().forEach((n, t) -> {
-            out.put(n, t.grad().toFloatArray());
+            out.put(n, t.grad() == null ? new float[(int) t.numel()] : t.grad().toFloatArray());
             t.zeroGrad();
         });
         return out;

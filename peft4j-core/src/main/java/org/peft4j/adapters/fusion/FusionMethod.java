@@ -175,6 +175,17 @@ public final class FusionMethod implements AdapterMethod, FusionFormatSupport {
     }
 
     /**
+     * Sets the temperature schedule's clock of every fusion layer in the model to {@code steps}
+     * training forwards, e.g. when a trainer resumes after {@code steps} micro-batches.
+     */
+    public static void setAllSteps(PeftModel model, long steps) {
+        for (BottleneckSite s : sites(model).values()) {
+            if (!s.hasChild(BottleneckSite.FUSION_LAYERS)) continue;
+            for (Module m : s.child(BottleneckSite.FUSION_LAYERS).children().values()) ((FusionLayer) m).setSteps(steps);
+        }
+    }
+
+    /**
      * AdapterFusion's value regularisation {@code 0.01 · Σ_layers ‖I − W_V‖²} over the layers of every
      * fusion whose config has {@code regularization} on and a value projection: the term training adds to
      * the task loss. A differentiable scalar; 0 when no fusion qualifies.
