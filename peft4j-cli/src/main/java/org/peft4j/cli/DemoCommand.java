@@ -66,7 +66,7 @@ final class DemoCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "peft4j demo: fine-tune MiniLM to tell spam from ham emails with a %s adapter, %d epoch%s over"
                 + " %,d training emails of up to %d tokens, then score it on held-out emails (a few minutes on two cores)%n%n",
                 method, budget.epochs, budget.epochs == 1 ? "" : "s", budget.trainLimit, budget.maxLength());
-        TrainJob.Request request = new TrainJob.Request(MODEL, DATA, method, TrainJob.DEFAULT_ADAPTER_NAME, budget, output, false);
+        TrainJob.Request request = new TrainJob.Request(MODEL, DATA, method, null, false, TrainJob.DEFAULT_ADAPTER_NAME, budget, output, false);
         try (TrainJob.Outcome outcome = TrainJob.run(request, out, Main.interactive())) {
             out.println();
             showPredictions(outcome, out);

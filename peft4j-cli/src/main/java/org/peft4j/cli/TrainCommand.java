@@ -30,9 +30,18 @@ final class TrainCommand implements Callable<Integer> {
                     + " builtin:sotu, builtin:afinn, builtin:moby-dick.")
     String data;
 
-    @Option(names = "--method", required = true, paramLabel = "SPEC",
-            description = "The adapter method, e.g. seq_bn, lora[r=8,alpha=16], prefix_tuning|par_bn.")
+    @Option(names = "--method", paramLabel = "SPEC",
+            description = "The adapter method, e.g. seq_bn, lora[r=8,alpha=16], prefix_tuning|par_bn (not with --from).")
     String method;
+
+    @Option(names = "--from", paramLabel = "DIR",
+            description = "Start from a trained adapter instead of a new one: a run folder of train or an adapter folder"
+                    + " (peft4j, PEFT or AdapterHub). Its head is not used: a new head is trained for this data.")
+    Path from;
+
+    @Option(names = "--freeze-adapter", description = "With --from: train only the new head over the adapter as it is"
+            + " (a linear probe of what the adapter learned elsewhere).")
+    boolean freezeAdapter;
 
     @Option(names = "--name", paramLabel = "NAME", description = "The adapter's name (default: ${DEFAULT-VALUE}).")
     String name = TrainJob.DEFAULT_ADAPTER_NAME;
@@ -48,7 +57,9 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TrainJob.Request request = new TrainJob.Request(model, data, method, name, budget, output, resume);
+        if ((method == null) == (from == null)) throw new IllegalArgumentException("give either --method (a new adapter) or --from (a trained one)");
+        if (freezeAdapter && from == null) throw new IllegalArgumentException("--freeze-adapter needs --from: a new adapter cannot stay frozen");
+        TrainJob.Request request = new TrainJob.Request(model, data, method, from, freezeAdapter, name, budget, output, resume);
         try (var _ = TrainJob.run(request, main.out, Main.interactive())) {
             return 0;
         }

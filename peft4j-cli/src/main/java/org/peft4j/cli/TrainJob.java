@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 import org.peft4j.adapters.PeftModel;
+import org.peft4j.adapters.formats.AdapterFiles;
 import org.peft4j.data.Batcher;
 import org.peft4j.data.BuiltinCorpora;
 import org.peft4j.data.Dataset;
@@ -39,14 +40,16 @@ final class TrainJob {
      *
      * @param model       {@code builtin:…} or a checkpoint folder
      * @param data        {@code builtin:…} or a JSONL/CSV file
-     * @param method      the method specification, e.g. {@code lora[r=8]}
+     * @param method      the method specification, e.g. {@code lora[r=8]}; null with {@code from}
+     * @param from        a trained adapter (run or adapter folder) to start from instead of a new one, or null
+     * @param freeze      train only the head over {@code from}'s adapter
      * @param adapterName the adapter's name on the model
      * @param budget      epochs, batch size, limits...
      * @param output      the run folder
      * @param resume      continue from the run folder's checkpoint
      */
-    record Request(String model, String data, String method, String adapterName, BudgetOptions budget, Path output,
-                   boolean resume) {}
+    record Request(String model, String data, String method, Path from, boolean freeze, String adapterName, BudgetOptions budget,
+                   Path output, boolean resume) {}
 
     /** A finished run: its result and the trained model, data and batcher, for a caller that goes on (the demo). */
     record Outcome(TrainingResult result, TaskModel model, Splits splits, Batcher batcher, PretrainedModel pretrained)
@@ -57,17 +60,25 @@ final class TrainJob {
 
     /** Trains {@code r} from start to end, printing progress to {@code out}. */
     static Outcome run(Request r, PrintStream out, boolean interactive) throws IOException {
-        TrainingConfig config = r.budget().config(r.method());
+        AdapterFolder from = r.from() == null ? null : AdapterFolder.find(r.from());
+        String method = from == null ? r.method() : from.info() != null ? from.info().method() : "from " + from.dir();
+        TrainingConfig config = r.budget().config(method);
         Splits splits = loadSplits(r.data(), r.budget().splitSeed(), out);
         ModelSource source = ModelSource.resolve(r.model());
         PretrainedModel pm = loadModel(source, r.budget().storage(), out);
         try {
             PeftModel peft = new PeftModel(pm.model(), pm.config());
-            peft.addAdapter(r.adapterName(), r.method(), config.seed());
+            if (from == null) {
+                peft.addAdapter(r.adapterName(), method, config.seed());
+            } else {
+                AdapterFiles.load(peft, from.dir(), r.adapterName());
+            }
             TaskModel task = taskModel(peft, r.adapterName(), splits.train(), config.seed());
-            out.printf(Locale.ROOT, "method   %s as adapter '%s', lr %s%n", r.method(), r.adapterName(), formatLr(config.lr()));
+            if (r.freeze()) task.freezeAdapter();
+            out.printf(Locale.ROOT, "method   %s as adapter '%s'%s, lr %s%n", method, r.adapterName(),
+                    from == null ? "" : " from " + from.dir() + (r.freeze() ? ", frozen: only the head trains" : ""), formatLr(config.lr()));
             new RunInfo(RunInfo.stored(r.model(), ModelSource.BUILTIN_PREFIX), RunInfo.stored(r.data(), Datasets.BUILTIN),
-                    r.method(), r.adapterName(), r.budget().maxLength(), r.budget().splitSeed(), config.seed(), null).write(r.output());
+                    method, r.adapterName(), r.budget().maxLength(), r.budget().splitSeed(), config.seed(), null).write(r.output());
             Batcher batcher = new Batcher(source.tokenizer(), r.budget().maxLength(), config.batchSize());
             TrainingResult result = fit(task, splits, config, batcher, r.output(), r.resume(), out, interactive);
             return new Outcome(result, task, splits, batcher, pm);

@@ -1,5 +1,6 @@
 package org.peft4j.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,9 +11,12 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.peft4j.io.safetensors.SafetensorsCheckpoint;
+import org.peft4j.tensor.Tensor;
 
 /**
  * {@code train}, {@code eval} and {@code predict} end to end on the built-in MiniLM and a 16-example
@@ -113,5 +117,40 @@ class TrainEvalPredictTest {
         Cli r = Cli.run("predict", "--adapter", run.toString());
         assertEquals(1, r.exitCode);
         assertTrue(r.err.contains("no text to label"), r.err);
+    }
+
+    @Test
+    void trainFromAFrozenAdapterTrainsOnlyTheNewHead() throws IOException {
+        Path probe = tmp.resolve("probe");
+        Cli r = Cli.run("train", "--model", "builtin:all-minilm-l6-v2", "--data", data.toString(), "--from", run.toString(),
+                "--freeze-adapter", "--lr", "1e-2", "--epochs", "1", "--batch-size", "4", "--max-length", "32", "--output", probe.toString()).ok();
+        assertTrue(r.out.contains("frozen: only the head trains"), r.out);
+        JsonNode m = JSON.readTree(probe.resolve("metrics.json").toFile());
+        assertEquals(384 * 2 + 2, m.get("trainable_parameters").asLong());
+        try (SafetensorsCheckpoint a = SafetensorsCheckpoint.open(run.resolve("adapter/adapter.safetensors"));
+             SafetensorsCheckpoint b = SafetensorsCheckpoint.open(probe.resolve("adapter/adapter.safetensors"))) {
+            Map<String, Tensor> before = a.tensors(), after = b.tensors();
+            assertEquals(before.keySet(), after.keySet());
+            before.forEach((n, t) -> assertArrayEquals(t.toFloatArray(), after.get(n).toFloatArray(), n + " stayed as trained"));
+        }
+        assertEquals("lora[r=4]", JSON.readTree(probe.resolve("run.json").toFile()).get("method").asText());
+        Cli e = Cli.run("eval", "--adapter", probe.toString(), "--json").ok();
+        assertEquals(m.get("accuracy").asDouble(), JSON.readTree(e.out).get("metrics").get("accuracy").asDouble(), 1e-9);
+
+        Path tuned = tmp.resolve("tuned");
+        Cli.run("train", "--model", "builtin:all-minilm-l6-v2", "--data", data.toString(), "--from", run.toString(),
+                "--epochs", "1", "--batch-size", "4", "--max-length", "32", "--output", tuned.toString()).ok();
+        assertEquals(6 * 2 * 2 * 4 * 384 + 384 * 2 + 2, JSON.readTree(tuned.resolve("metrics.json").toFile()).get("trainable_parameters").asLong(),
+                "without --freeze-adapter the loaded adapter trains on");
+    }
+
+    @Test
+    void trainNeedsEitherAMethodOrAnAdapterToStartFrom() {
+        Cli r = Cli.run("train", "--model", "builtin:all-minilm-l6-v2", "--data", data.toString(), "--output", tmp.resolve("x").toString());
+        assertEquals(1, r.exitCode);
+        assertTrue(r.err.contains("either --method"), r.err);
+        Cli f = Cli.run("train", "--model", "builtin:all-minilm-l6-v2", "--data", data.toString(), "--method", "seq_bn",
+                "--freeze-adapter", "--output", tmp.resolve("y").toString());
+        assertTrue(f.err.contains("--freeze-adapter needs --from"), f.err);
     }
 }

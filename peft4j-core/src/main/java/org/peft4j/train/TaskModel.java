@@ -160,6 +160,15 @@ public final class TaskModel {
 
     public PeftModel peft() { return model; }
 
+    /**
+     * Keeps the adapter as it is and trains only the head over it: a linear probe of what a trained
+     * adapter carries for this task. The adapter still runs and is saved with the head.
+     */
+    public TaskModel freezeAdapter() {
+        model.train();
+        return this;
+    }
+
     /** The adapter this model activates and trains; null when only the head trains. */
     public String adapterName() { return adapter; }
 
