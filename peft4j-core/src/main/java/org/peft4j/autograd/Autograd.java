@@ -42,34 +42,38 @@ public final class Autograd {
         backward(root, Tensor.full(root.dtype() == DType.F64 ? DType.F64 : DType.F32, 1.0, root.shape()));
     }
 
-    /** Backpropagates {@code gradRoot} from {@code root}. Leaf gradients accumulate until zeroed. */
+    /**
+     * Backpropagates {@code gradRoot} from {@code root}. Leaf gradients accumulate until zeroed. The
+     * graph is walked over nodes, not tensors, so the activations nothing needs are already gone.
+     */
     public static void backward(Tensor root, Tensor gradRoot) {
         if (!root.requiresGrad()) {
             throw new IllegalStateException("backward() on a tensor that does not require a gradient: "
                     + "no trainable tensor contributed to it");
         }
-        List<Tensor> order = topologicalOrder(root);
-        Map<Tensor, Tensor> grads = new IdentityHashMap<>();
-        grads.put(root, gradRoot);
+        Object start = root.isLeaf() ? root : root.gradFn();
+        List<Object> order = topologicalOrder(start);
+        Map<Object, Tensor> grads = new IdentityHashMap<>();
+        grads.put(start, gradRoot);
         try (var scope = GradMode.noGrad()) {
             for (int k = order.size() - 1; k >= 0; k--) {
-                Tensor t = order.get(k);
-                Tensor g = grads.remove(t);
+                Object v = order.get(k);
+                Tensor g = grads.remove(v);
                 if (g == null) continue;
-                Node node = t.gradFn();
-                if (node == null) {
-                    t.accumulateGrad(g);
+                if (v instanceof Tensor leaf) {
+                    leaf.accumulateGrad(g);
                     continue;
                 }
+                Node node = (Node) v;
                 Tensor[] inputGrads = node.backward.apply(g);
-                for (int i = 0; i < node.inputs.length; i++) {
-                    Tensor in = node.inputs[i];
-                    if (in == null || !in.requiresGrad() || inputGrads[i] == null) continue;
+                for (int i = 0; i < node.inputCount(); i++) {
+                    Object in = node.input(i);
+                    if (in == null || inputGrads[i] == null) continue;
                     Tensor gi = inputGrads[i];
-                    if (!java.util.Arrays.equals(gi.shape(), in.shape())) {
+                    if (!java.util.Arrays.equals(gi.shape(), node.shapes[i])) {
                         throw new IllegalStateException("backward of " + node.op + " returned gradient of shape "
                                 + java.util.Arrays.toString(gi.shape()) + " for input " + i + " of shape "
-                                + java.util.Arrays.toString(in.shape()));
+                                + java.util.Arrays.toString(node.shapes[i]));
                     }
                     Tensor prev = grads.get(in);
                     grads.put(in, prev == null ? gi : Elementwise.add(prev, gi));
@@ -78,27 +82,23 @@ public final class Autograd {
         }
     }
 
-    /** Tensors reachable from root through recorded nodes, inputs before the tensors made from them. */
-    private static List<Tensor> topologicalOrder(Tensor root) {
-        List<Tensor> order = new ArrayList<>();
-        Map<Tensor, Boolean> visited = new IdentityHashMap<>();
+    /** Nodes and trainable leaves reachable from start, inputs before what was made from them. */
+    private static List<Object> topologicalOrder(Object start) {
+        List<Object> order = new ArrayList<>();
+        Map<Object, Boolean> visited = new IdentityHashMap<>();
         ArrayDeque<Object[]> stack = new ArrayDeque<>();
-        stack.push(new Object[] {root, 0});
-        visited.put(root, Boolean.TRUE);
+        stack.push(new Object[] {start, 0});
+        visited.put(start, Boolean.TRUE);
         while (!stack.isEmpty()) {
             Object[] frame = stack.peek();
-            Tensor t = (Tensor) frame[0];
             int next = (Integer) frame[1];
-            Node node = t.gradFn();
-            if (node != null && next < node.inputs.length) {
+            if (frame[0] instanceof Node node && next < node.inputCount()) {
                 frame[1] = next + 1;
-                Tensor in = node.inputs[next];
-                if (in != null && in.requiresGrad() && visited.put(in, Boolean.TRUE) == null) {
-                    stack.push(new Object[] {in, 0});
-                }
+                Object in = node.input(next);
+                if (in != null && visited.put(in, Boolean.TRUE) == null) stack.push(new Object[] {in, 0});
             } else {
                 stack.pop();
-                order.add(t);
+                order.add(frame[0]);
             }
         }
         return order;

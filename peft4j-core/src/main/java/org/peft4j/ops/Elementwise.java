@@ -66,18 +66,17 @@ public final class Elementwise {
     public static Tensor add(Tensor a, Tensor b) {
         Tensor out = binary(Binary.ADD, a, b);
         int[] sa = a.shape(), sb = b.shape();
-        return Autograd.record(out, "add", g -> new Tensor[] {
-                a.requiresGrad() ? sumToShape(g, sa) : null,
-                b.requiresGrad() ? sumToShape(g, sb) : null}, a, b);
+        boolean ga = a.requiresGrad(), gb = b.requiresGrad(); // flags, not the tensors: backward needs no values
+        return Autograd.record(out, "add", g -> new Tensor[] {ga ? sumToShape(g, sa) : null, gb ? sumToShape(g, sb) : null}, a, b);
     }
 
     /** a - b with broadcasting. */
     public static Tensor sub(Tensor a, Tensor b) {
         Tensor out = binary(Binary.SUB, a, b);
         int[] sa = a.shape(), sb = b.shape();
-        return Autograd.record(out, "sub", g -> new Tensor[] {
-                a.requiresGrad() ? sumToShape(g, sa) : null,
-                b.requiresGrad() ? map(Unary.NEG, sumToShape(g, sb), 0) : null}, a, b);
+        boolean ga = a.requiresGrad(), gb = b.requiresGrad();
+        return Autograd.record(out, "sub", g -> new Tensor[] {ga ? sumToShape(g, sa) : null,
+                gb ? map(Unary.NEG, sumToShape(g, sb), 0) : null}, a, b);
     }
 
     /** a * b (elementwise) with broadcasting. */

@@ -104,9 +104,10 @@ public final class Indexing {
                 System.arraycopy(xv, (int) ((o * size + ids[j]) * inner), out, (o * m + j) * inner, inner);
             }
         }
+        int xNumel = Math.toIntExact(x.numel());
         return Autograd.record(Shapes.wrap(out, outShape), "indexSelect", g -> {
             Object gv = Shapes.values(g, g.computeType());
-            Object gx = Shapes.newArray(g.computeType(), Math.toIntExact(x.numel()));
+            Object gx = Shapes.newArray(g.computeType(), xNumel);
             for (int o = 0; o < outer; o++) {
                 for (int j = 0; j < m; j++) {
                     int src = (o * m + j) * inner, dst = (int) ((o * size + ids[j]) * inner);

@@ -43,19 +43,21 @@ public final class Linear {
         Matrix w = Matrix.last2(weight.detach());
         MatMul.product(xm, w.transpose(), dense(y, r, out), bias != null, true);
         int[] xShape = x.shape();
+        boolean wantX = x.requiresGrad(), wantW = weight.requiresGrad(), wantB = bias != null && bias.requiresGrad();
+        Matrix saved = wantW ? xm : null; // the input is kept only for a trainable weight's gradient
         return Autograd.record(y, "linear", g -> {
             Tensor gc = type == DType.F32 && g.dtype() != DType.F32 ? g.detachedCopy(DType.F32) : g.detach();
             Matrix gm = rows(gc);
             Tensor dx = null, dw = null, db = null;
-            if (x.requiresGrad()) {
+            if (wantX) {
                 dx = Tensor.zeros(type, xShape);
                 MatMul.product(gm, w, dense(dx, r, in), false, true);
             }
-            if (weight.requiresGrad()) {
+            if (wantW) {
                 dw = Tensor.zeros(type, out, in);
-                MatMul.product(gm.transpose(), xm, dense(dw, out, in), false, true);
+                MatMul.product(gm.transpose(), saved, dense(dw, out, in), false, true);
             }
-            if (bias != null && bias.requiresGrad()) db = columnSums(gm, type);
+            if (wantB) db = columnSums(gm, type);
             return new Tensor[] {dx, dw, db};
         }, x, weight, bias);
     }

@@ -82,11 +82,12 @@ public final class Norms {
         boolean wantInput = x.requiresGrad() || (residual != null && residual.requiresGrad());
         boolean wantWeight = weight != null && weight.requiresGrad();
         boolean wantBias = bias != null && bias.requiresGrad();
+        boolean wantX = x.requiresGrad(), hasResidual = residual != null, wantResidual = hasResidual && residual.requiresGrad();
         return Autograd.record(out, op, g -> {
             Tensor[] grads = backward.apply(g, wantInput, wantWeight, wantBias);
             Tensor dx = grads[0], dw = grads[1], db = grads[2];
-            if (residual == null) return new Tensor[] {x.requiresGrad() ? dx : null, dw, db};
-            return new Tensor[] {x.requiresGrad() ? dx : null, residual.requiresGrad() ? dx : null, dw, db};
+            if (!hasResidual) return new Tensor[] {wantX ? dx : null, dw, db};
+            return new Tensor[] {wantX ? dx : null, wantResidual ? dx : null, dw, db};
         }, inputs);
     }
 
@@ -140,7 +141,8 @@ public final class Norms {
                 for (; i < d; i++) y[off + i] = (in[off + i] - mean) * rstd * w[i] + b[i];
             }
         });
-        return (g, wantInput, wantWeight, wantBias) -> backwardF32(in, g.floats(), w, st, out.shape(),
+        int[] shape = out.shape(); // not the output itself: backward needs only its shape
+        return (g, wantInput, wantWeight, wantBias) -> backwardF32(in, g.floats(), w, st, shape,
                 wantInput, wantWeight, wantBias);
     }
 
@@ -277,7 +279,8 @@ public final class Norms {
             }
         }
         double[] rows = in;
-        return (g, wantInput, wantWeight, wantBias) -> backwardF64(rows, g.doubles(), w, st, out.shape(),
+        int[] shape = out.shape();
+        return (g, wantInput, wantWeight, wantBias) -> backwardF64(rows, g.doubles(), w, st, shape,
                 wantInput, wantWeight, wantBias);
     }
 

@@ -47,11 +47,12 @@ public final class Shapes {
         outShape[a] = total;
         Tensor out = wrap(interleave(sources, runs, outer, type), outShape);
         int rowLength = total * inner;
+        int[][] shapes = wantedShapes(ps);
         return Autograd.record(out, "concat", g -> {
             Object gv = values(g, g.computeType());
-            Tensor[] grads = new Tensor[ps.length];
-            for (int p = 0, start = 0; p < ps.length; start += runs[p], p++) {
-                if (ps[p].requiresGrad()) grads[p] = wrap(extract(gv, outer, rowLength, start, runs[p]), ps[p].shape());
+            Tensor[] grads = new Tensor[shapes.length];
+            for (int p = 0, start = 0; p < shapes.length; start += runs[p], p++) {
+                if (shapes[p] != null) grads[p] = wrap(extract(gv, outer, rowLength, start, runs[p]), shapes[p]);
             }
             return grads;
         }, ps);
@@ -137,11 +138,12 @@ public final class Shapes {
         for (int i = 0, j = 0; i < outShape.length; i++) outShape[i] = i == a ? ps.length : shape[j++];
         Tensor out = wrap(interleave(sources, runs, outer, type), outShape);
         int rowLength = ps.length * inner;
+        int[][] shapes = wantedShapes(ps);
         return Autograd.record(out, "stack", g -> {
             Object gv = values(g, g.computeType());
-            Tensor[] grads = new Tensor[ps.length];
-            for (int p = 0; p < ps.length; p++) {
-                if (ps[p].requiresGrad()) grads[p] = wrap(extract(gv, outer, rowLength, p * inner, inner), shape);
+            Tensor[] grads = new Tensor[shapes.length];
+            for (int p = 0; p < shapes.length; p++) {
+                if (shapes[p] != null) grads[p] = wrap(extract(gv, outer, rowLength, p * inner, inner), shape);
             }
             return grads;
         }, ps);
@@ -150,14 +152,25 @@ public final class Shapes {
     /** {@link #stack(int, Tensor...)} over a list. */
     public static Tensor stack(int axis, List<Tensor> parts) { return stack(axis, parts.toArray(Tensor[]::new)); }
 
+    /**
+     * Each part's shape where it requires a gradient, else null: what concat and stack backward need,
+     * without holding the parts themselves.
+     */
+    private static int[][] wantedShapes(Tensor[] ps) {
+        int[][] shapes = new int[ps.length][];
+        for (int p = 0; p < ps.length; p++) if (ps[p].requiresGrad()) shapes[p] = ps[p].shape();
+        return shapes;
+    }
+
     /** The view x[..., start:start+length, ...] along axis a, whose backward writes runs into a zero gradient. */
     private static Tensor piece(Tensor x, int a, int start, int length) {
         int[] shape = x.shape();
         Tensor view = x.detach().narrowView(a, start, length);
         int outer = product(shape, 0, a), inner = product(shape, a + 1, shape.length);
+        int numel = Math.toIntExact(x.numel());
         return Autograd.record(view, "split", g -> {
             Object gv = values(g, g.computeType());
-            Object gx = newArray(g.computeType(), Math.toIntExact(x.numel()));
+            Object gx = newArray(g.computeType(), numel);
             int run = length * inner, rowLength = shape[a] * inner;
             for (int o = 0; o < outer; o++) System.arraycopy(gv, o * run, gx, o * rowLength + start * inner, run);
             return new Tensor[] {wrap(gx, shape)};
