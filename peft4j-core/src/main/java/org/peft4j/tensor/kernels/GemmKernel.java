@@ -51,23 +51,58 @@ final class GemmKernel {
             ai += MR;
             bi += NR;
         }
-        store(c00, c, ci, alpha, beta);
-        store(c01, c, ci + L, alpha, beta);
-        ci += ldc;
-        store(c10, c, ci, alpha, beta);
-        store(c11, c, ci + L, alpha, beta);
-        ci += ldc;
-        store(c20, c, ci, alpha, beta);
-        store(c21, c, ci + L, alpha, beta);
-        ci += ldc;
-        store(c30, c, ci, alpha, beta);
-        store(c31, c, ci + L, alpha, beta);
-        ci += ldc;
-        store(c40, c, ci, alpha, beta);
-        store(c41, c, ci + L, alpha, beta);
-        ci += ldc;
-        store(c50, c, ci, alpha, beta);
-        store(c51, c, ci + L, alpha, beta);
+        // The two common epilogues are written out here: when store() is not inlined into this large
+        // method, each call boxes its vector argument on the heap.
+        if (alpha == 1f && beta == 0f) {
+            c00.intoArray(c, ci);
+            c01.intoArray(c, ci + L);
+            c10.intoArray(c, ci += ldc);
+            c11.intoArray(c, ci + L);
+            c20.intoArray(c, ci += ldc);
+            c21.intoArray(c, ci + L);
+            c30.intoArray(c, ci += ldc);
+            c31.intoArray(c, ci + L);
+            c40.intoArray(c, ci += ldc);
+            c41.intoArray(c, ci + L);
+            c50.intoArray(c, ci += ldc);
+            c51.intoArray(c, ci + L);
+        } else if (alpha == 1f && beta == 1f) {
+            c00.add(FloatVector.fromArray(S, c, ci)).intoArray(c, ci);
+            c01.add(FloatVector.fromArray(S, c, ci + L)).intoArray(c, ci + L);
+            ci += ldc;
+            c10.add(FloatVector.fromArray(S, c, ci)).intoArray(c, ci);
+            c11.add(FloatVector.fromArray(S, c, ci + L)).intoArray(c, ci + L);
+            ci += ldc;
+            c20.add(FloatVector.fromArray(S, c, ci)).intoArray(c, ci);
+            c21.add(FloatVector.fromArray(S, c, ci + L)).intoArray(c, ci + L);
+            ci += ldc;
+            c30.add(FloatVector.fromArray(S, c, ci)).intoArray(c, ci);
+            c31.add(FloatVector.fromArray(S, c, ci + L)).intoArray(c, ci + L);
+            ci += ldc;
+            c40.add(FloatVector.fromArray(S, c, ci)).intoArray(c, ci);
+            c41.add(FloatVector.fromArray(S, c, ci + L)).intoArray(c, ci + L);
+            ci += ldc;
+            c50.add(FloatVector.fromArray(S, c, ci)).intoArray(c, ci);
+            c51.add(FloatVector.fromArray(S, c, ci + L)).intoArray(c, ci + L);
+        } else {
+            store(c00, c, ci, alpha, beta);
+            store(c01, c, ci + L, alpha, beta);
+            ci += ldc;
+            store(c10, c, ci, alpha, beta);
+            store(c11, c, ci + L, alpha, beta);
+            ci += ldc;
+            store(c20, c, ci, alpha, beta);
+            store(c21, c, ci + L, alpha, beta);
+            ci += ldc;
+            store(c30, c, ci, alpha, beta);
+            store(c31, c, ci + L, alpha, beta);
+            ci += ldc;
+            store(c40, c, ci, alpha, beta);
+            store(c41, c, ci + L, alpha, beta);
+            ci += ldc;
+            store(c50, c, ci, alpha, beta);
+            store(c51, c, ci + L, alpha, beta);
+        }
     }
 
     private static void store(FloatVector acc, float[] c, int ci, float alpha, float beta) {
