@@ -8,7 +8,8 @@ import java.util.Map;
 /**
  * The string form of a method specification, as in AdapterHub: {@code name[key=value,...]}, where
  * {@code |} inside brackets separates list items and {@code |} outside brackets joins methods into a
- * union ({@code prefix_tuning|par_bn}).
+ * union ({@code prefix_tuning|par_bn}). A bare item after a field continues that field's list, so
+ * {@code bitfit[biases=query,intermediate]} means {@code bitfit[biases=query|intermediate]}.
  */
 public record MethodSpec(String name, Map<String, String> args) {
 
@@ -41,6 +42,7 @@ public record MethodSpec(String name, Map<String, String> args) {
         String body = s.substring(open + 1, s.length() - 1).trim();
         if (!body.isEmpty()) {
             int depth = 0, from = 0;
+            String last = null;
             for (int i = 0; i <= body.length(); i++) {
                 char c = i < body.length() ? body.charAt(i) : ',';
                 if (c == '{' || c == '[') depth++;
@@ -48,10 +50,14 @@ public record MethodSpec(String name, Map<String, String> args) {
                 if (c == ',' && depth == 0) {
                     String kv = body.substring(from, i).trim();
                     int eq = kv.indexOf('=');
-                    if (eq <= 0) throw new IllegalArgumentException("'" + kv + "' in '" + s + "' is not key=value");
-                    String key = kv.substring(0, eq).trim();
-                    if (args.put(key, kv.substring(eq + 1).trim()) != null) {
-                        throw new IllegalArgumentException("field '" + key + "' given twice in '" + s + "'");
+                    if (eq < 0 && last != null && !kv.isEmpty()) {
+                        args.put(last, args.get(last) + "|" + kv); // biases=query,intermediate: a list written with commas
+                    } else {
+                        if (eq <= 0) throw new IllegalArgumentException("'" + kv + "' in '" + s + "' is not key=value");
+                        last = kv.substring(0, eq).trim();
+                        if (args.put(last, kv.substring(eq + 1).trim()) != null) {
+                            throw new IllegalArgumentException("field '" + last + "' given twice in '" + s + "'");
+                        }
                     }
                     from = i + 1;
                 }
