@@ -8,7 +8,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
 import java.util.random.RandomGenerator;
+import org.peft4j.adapters.composition.BatchSplit;
 import org.peft4j.adapters.composition.Composition;
+import org.peft4j.adapters.composition.Single;
 import org.peft4j.models.CausalLm;
 import org.peft4j.models.KvCache;
 import org.peft4j.models.ModelConfig;
@@ -333,22 +335,32 @@ public final class PeftModel {
     /**
      * A cache holding the active adapters' prefixes (concatenated in activation order), or null. Layers
      * that AdapterDrop skips get no prefix; gated prefixes are rescaled per adapter by the layer itself.
+     * In a mixed batch (per-row adapter names, or BatchSplit) each row attends only the prefixes of the
+     * adapters it runs: the others' positions are masked out of its keys, as if they were not there.
      */
     KvCache prefixCache(int batch) {
         // AdapterDrop over every layer leaves no layer to take a prefix
         if (!context.layerActive(config.numLayers() - 1)) return null;
         List<String> names = new ArrayList<>();
         List<Tensor[][]> parts = new ArrayList<>();
+        List<boolean[]> rows = new ArrayList<>();
         Boolean shift = null;
         for (Map.Entry<String, PrefixProvider> e : prefixes.entrySet()) {
-            if (!context.isActive(e.getKey())) continue;
+            boolean[] used = prefixRows(e.getKey(), batch);
+            if (used == null) continue;
             names.add(e.getKey());
             parts.add(e.getValue().prefix(batch));
+            rows.add(used);
             boolean s = e.getValue().shiftsPositions();
             if (shift != null && shift != s) throw new IllegalStateException("PEFT and AdapterHub prefixes cannot be active together");
             shift = s;
         }
         if (parts.isEmpty()) return null;
+        Tensor rowMask = prefixRowMask(parts, rows, batch);
+        if (rowMask != null && shift) {
+            throw new IllegalStateException("PEFT prefix adapters " + names + " cannot serve a mixed batch: they shift the positions"
+                    + " of every row; run each adapter's rows as a batch of their own");
+        }
         int layers = parts.get(0)[0].length;
         Tensor[] keys = new Tensor[layers], values = new Tensor[layers];
         for (int l = 0; l < layers; l++) {
@@ -361,7 +373,57 @@ public final class PeftModel {
             keys[l] = k.size() == 1 ? k.get(0) : Shapes.concat(2, k);
             values[l] = v.size() == 1 ? v.get(0) : Shapes.concat(2, v);
         }
-        return KvCache.ofPrefix(keys, values, shift, prefixGate(names, parts));
+        return KvCache.ofPrefix(keys, values, shift, prefixGate(names, parts), rowMask);
+    }
+
+    /** The rows that run prefix adapter {@code name}: all, some (a mixed batch), or none (null). */
+    private boolean[] prefixRows(String name, int batch) {
+        boolean[] used = new boolean[batch];
+        List<String> rowNames = context.rowAdapters();
+        if (rowNames != null) {
+            if (rowNames.size() != batch) throw new IllegalArgumentException(rowNames.size() + " row adapters for a batch of " + batch);
+            for (int i = 0; i < batch; i++) used[i] = name.equals(rowNames.get(i));
+        } else if (context.isActive(name)) {
+            markRows(context.active(), name, 0, batch, used);
+        }
+        for (boolean u : used) if (u) return used;
+        return null;
+    }
+
+    /** Marks rows [from, to) that composition {@code c} runs through adapter {@code name}; BatchSplit narrows the range. */
+    private static void markRows(Composition c, String name, int from, int to, boolean[] used) {
+        if (c instanceof Single s) {
+            if (s.name().equals(name)) java.util.Arrays.fill(used, from, to, true);
+        } else if (c instanceof BatchSplit split) {
+            int start = from;
+            for (int i = 0; i < split.children().size(); i++) {
+                int end = Math.min(to, start + split.sizes().get(i));
+                markRows(split.children().get(i), name, start, end, used);
+                start = end;
+            }
+        } else {
+            for (Composition child : c.children()) markRows(child, name, from, to, used);
+        }
+    }
+
+    /** [B, P] I64: 1 where row b runs the adapter owning prefix position p; null when every row runs every prefix. */
+    private static Tensor prefixRowMask(List<Tensor[][]> parts, List<boolean[]> rows, int batch) {
+        boolean uniform = true;
+        for (boolean[] r : rows) for (boolean u : r) uniform &= u;
+        if (uniform) return null;
+        int total = 0;
+        int[] lengths = new int[parts.size()];
+        for (int i = 0; i < parts.size(); i++) {
+            for (Tensor k : parts.get(i)[0]) if (k != null) lengths[i] = k.size(2);
+            total += lengths[i];
+        }
+        long[] mask = new long[batch * total];
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0, at = 0; i < parts.size(); at += lengths[i], i++) {
+                if (rows.get(i)[b]) java.util.Arrays.fill(mask, b * total + at, b * total + at + lengths[i], 1L);
+            }
+        }
+        return Tensor.of(mask, batch, total);
     }
 
     /** One gate over the concatenated prefixes: each gated adapter's slice rescaled by its own gate; null if none is gated. */

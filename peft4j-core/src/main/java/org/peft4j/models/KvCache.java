@@ -66,6 +66,16 @@ public final class KvCache {
      * prefix from the layer's attention input when the layer first reads it ({@link #attend}).
      */
     public static KvCache ofPrefix(Tensor[] prefixKeys, Tensor[] prefixValues, boolean shiftPositions, PrefixGate gate) {
+        return ofPrefix(prefixKeys, prefixValues, shiftPositions, gate, null);
+    }
+
+    /**
+     * As {@link #ofPrefix(Tensor[], Tensor[], boolean, PrefixGate)}, where {@code rowMask} [B, P] (I64,
+     * null: all ones) says which prefix positions each row attends: rows of a mixed batch see only the
+     * prefixes of their own adapters.
+     */
+    public static KvCache ofPrefix(Tensor[] prefixKeys, Tensor[] prefixValues, boolean shiftPositions, PrefixGate gate,
+                                   Tensor rowMask) {
         KvCache c = new KvCache(prefixKeys.length);
         Tensor first = null;
         for (int i = 0; i < prefixKeys.length; i++) {
@@ -88,7 +98,11 @@ public final class KvCache {
             c.ungated[i] = gate != null && prefixKeys[i] != null;
         }
         c.gate = gate;
-        c.mask = Tensor.full(DType.I64, 1, b, c.length);
+        if (rowMask != null && (rowMask.dim() != 2 || rowMask.size(0) != b || rowMask.size(1) != c.length)) {
+            throw new IllegalArgumentException("prefix row mask " + java.util.Arrays.toString(rowMask.shape()) + " for a batch of "
+                    + b + " and " + c.length + " prefix positions");
+        }
+        c.mask = rowMask != null ? rowMask : Tensor.full(DType.I64, 1, b, c.length);
         c.positionShift = shiftPositions ? 0 : -c.length;
         return c;
     }

@@ -1,6 +1,7 @@
 package org.peft4j.adapters.integration;
 
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.peft4j.adapters.integration.Harness.noGrad;
 import static org.peft4j.adapters.integration.Harness.rows;
@@ -94,6 +95,36 @@ class CompositionOnMiniLmTest {
         Tensor other = run("BatchSplit(b, a; 2, 2)");
         Harness.assertSame(rows(b, 0, 2), rows(other, 0, 2), "rows 0..1 through b");
         Harness.assertSame(rows(a, 2, 2), rows(other, 2, 2), "rows 2..3 through a");
+    }
+
+    @Test
+    void batchSplitAndRowNamesGiveEachRowOnlyItsOwnPrefix() {
+        model.addAdapter("p", "prefix_tuning[prefix_length=5]", 1);
+        model.addAdapter("q", "prefix_tuning_flat[prefix_length=3]", 2);
+        Tensor p = run("p"), q = run("q");
+        assertTrue(Harness.maxAbsDiff(p, q) > 1e-3, "the two prefixes differ");
+        Tensor split = run("BatchSplit(p, q; 3, 1)");
+        Harness.assertSame(rows(p, 0, 3), rows(split, 0, 3), "rows 0..2 through p");
+        Harness.assertSame(rows(q, 3, 1), rows(split, 3, 1), "row 3 through q");
+
+        model.deactivate();
+        List<String> names = List.of("q", "__base__", "p", "q");
+        model.context().setRowAdapters(names);
+        Tensor mixed = noGrad(() -> Harness.encode(model, batch));
+        for (int i = 0; i < names.size(); i++) {
+            Tensor expected = switch (names.get(i)) {
+                case "p" -> p;
+                case "q" -> q;
+                default -> baseOutput;
+            };
+            Harness.assertSame(rows(expected, i, 1), rows(mixed, i, 1), "row " + i + " through " + names.get(i));
+        }
+
+        // PEFT's prefixes renumber every row's positions, so a row without one cannot share the batch
+        model.addAdapter("r", "prefix[num_virtual_tokens=4]", 3);
+        model.context().setRowAdapters(List.of("r", "__base__", "r", "r"));
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> noGrad(() -> Harness.encode(model, batch)));
+        assertTrue(e.getMessage().contains("cannot serve a mixed batch"), e.getMessage());
     }
 
     @Test
