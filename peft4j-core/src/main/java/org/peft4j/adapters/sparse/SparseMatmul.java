@@ -39,10 +39,25 @@ public final class SparseMatmul {
 
     /**
      * x [..., in] times the sparse weight [out, in] given by {@code pattern} and {@code values} [nnz], plus
-     * {@code bias} [out] (or null) → [..., out]. F64 if any input is F64, else F32.
+     * {@code bias} [out] (or null) → [..., out]. F64 if any input is F64, else F32. Above a density of
+     * {@value #DENSE_ABOVE} the weight is expanded and multiplied densely: the packed GEMM then beats a
+     * kernel whose cost follows the kept count (measured with SparseAdapterBench).
      */
     public static Tensor linear(Tensor x, SparsePattern pattern, Tensor values, Tensor bias) {
+        return linear(x, pattern, values, bias, pattern.density() > DENSE_ABOVE);
+    }
+
+    /** The density above which {@link #linear} runs the dense GEMM. */
+    static final double DENSE_ABOVE = 0.25;
+
+    /** {@link #linear} through the dense GEMM ({@code dense}) or the sparse kernels, whatever the density. */
+    static Tensor linear(Tensor x, SparsePattern pattern, Tensor values, Tensor bias, boolean dense) {
         check("sparse linear", x, pattern, values, bias);
+        if (dense) {
+            Tensor w = densify(pattern, values);
+            if (resultType(x, values, bias) == DType.F64 && w.dtype() != DType.F64) w = w.to(DType.F64);
+            return org.peft4j.ops.Linear.linear(x, w, bias);
+        }
         DType type = resultType(x, values, bias);
         int in = pattern.cols(), out = pattern.rows(), n = Math.toIntExact(x.numel() / in);
         int[] outShape = x.shape();
@@ -79,6 +94,31 @@ public final class SparseMatmul {
             }
             return new Tensor[] {dx, dv, biasGrad(g, bias, type)};
         }, x, values, bias);
+    }
+
+    /**
+     * The dense weight [out, in]: {@code values} at the kept positions, zeros elsewhere. Its gradient
+     * reaches the values at the kept positions only.
+     */
+    static Tensor densify(SparsePattern p, Tensor values) {
+        p.checkValues(values.numel());
+        int rows = p.rows(), cols = p.cols();
+        int[] start = p.rowStart(), col = p.colIndex();
+        boolean f64 = values.dtype() == DType.F64;
+        Tensor w;
+        if (f64) {
+            w = Tensor.of(p.scatter(values.doubles()), rows, cols);
+        } else {
+            float[] v = values.floats(), d = new float[rows * cols];
+            for (int o = 0; o < rows; o++) for (int j = start[o]; j < start[o + 1]; j++) d[o * cols + col[j]] = v[j];
+            w = Tensor.of(d, rows, cols);
+        }
+        return Autograd.record(w, "sparseDensify", g -> {
+            if (f64) return new Tensor[] {Tensor.of(p.gather(g.to(DType.F64).doubles()), p.nnz())};
+            float[] gf = g.floats(), dv = new float[p.nnz()];
+            for (int o = 0; o < rows; o++) for (int j = start[o]; j < start[o + 1]; j++) dv[j] = gf[o * cols + col[j]];
+            return new Tensor[] {Tensor.of(dv, p.nnz())};
+        }, values);
     }
 
     /**

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.peft4j.autograd.Autograd;
 import org.peft4j.ops.Indexing;
 import org.peft4j.ops.Linear;
@@ -33,22 +35,24 @@ class SparseMatmulTest {
     /** The dense [rows, cols] weight of a pattern and its values, as a leaf tensor. */
     static Tensor dense(SparsePattern p, Tensor values) { return Tensor.of(p.scatter(values.doubles()), p.rows(), p.cols()); }
 
-    @Test
-    void gradCheckThroughTheSparseProjection() {
+    @ParameterizedTest(name = "dense GEMM: {0}")
+    @ValueSource(booleans = {false, true})
+    void gradCheckThroughTheSparseProjection(boolean dense) {
         SparsePattern p = randomPattern(1, 5, 7, 0.4);
         Tensor x = GradCheck.randn(2, 2, 3, 7), v = values(3, p), b = GradCheck.randn(4, 5);
-        GradCheck.check("sparse linear", in -> SparseMatmul.linear(in[0], p, in[1], in[2]), x, v, b);
+        GradCheck.check("sparse linear", in -> SparseMatmul.linear(in[0], p, in[1], in[2], dense), x, v, b);
         Tensor row = GradCheck.randn(5, 1, 7);
         SparsePattern oneRow = randomPattern(6, 1, 7, 0.5);
-        GradCheck.check("sparse linear, one output", in -> SparseMatmul.linear(in[0], oneRow, in[1], null), row, values(7, oneRow));
+        GradCheck.check("sparse linear, one output", in -> SparseMatmul.linear(in[0], oneRow, in[1], null, dense), row, values(7, oneRow));
     }
 
-    @Test
-    void matchesADenseLinearWhosePrunedWeightsAreZeroAndPrunedPositionsGetNoGradient() {
+    @ParameterizedTest(name = "dense GEMM: {0}")
+    @ValueSource(booleans = {false, true})
+    void matchesADenseLinearWhosePrunedWeightsAreZeroAndPrunedPositionsGetNoGradient(boolean dense) {
         SparsePattern p = randomPattern(8, 6, 9, 0.3);
         Tensor x = GradCheck.randn(9, 4, 9), v = values(10, p), b = GradCheck.randn(11, 6);
         Tensor w = dense(p, v).requiresGrad(true);
-        Tensor sparse = SparseMatmul.linear(x, p, v, b);
+        Tensor sparse = SparseMatmul.linear(x, p, v, b, dense);
         Tensor reference = Linear.linear(x, w, b);
         assertArrayEquals(reference.doubles(), sparse.doubles(), 1e-12);
         Tensor g = GradCheck.randn(12, 4, 6).detach();
@@ -62,14 +66,15 @@ class SparseMatmulTest {
         assertEquals(p.nnz(), v.grad().numel(), "pruned positions have no gradient entry at all");
     }
 
-    @Test
-    void float32MatchesFloat64OnBlocksAndTails() {
+    @ParameterizedTest(name = "dense GEMM: {0}")
+    @ValueSource(booleans = {false, true})
+    void float32MatchesFloat64OnBlocksAndTails(boolean dense) {
         for (int n : new int[] {1, 17, 2 * SparseMatmul.BLOCK + 5}) {
             SparsePattern p = randomPattern(n, 37, 45, 0.35);
             Tensor x64 = GradCheck.randn(20 + n, n, 45), v64 = values(21, p), b64 = GradCheck.randn(22, 37);
             Tensor x32 = x64.detachedCopy(DType.F32).requiresGrad(true), v32 = v64.detachedCopy(DType.F32).requiresGrad(true);
             Tensor b32 = b64.detachedCopy(DType.F32).requiresGrad(true);
-            Tensor y64 = SparseMatmul.linear(x64, p, v64, b64), y32 = SparseMatmul.linear(x32, p, v32, b32);
+            Tensor y64 = SparseMatmul.linear(x64, p, v64, b64, dense), y32 = SparseMatmul.linear(x32, p, v32, b32, dense);
             assertEquals(DType.F32, y32.dtype());
             assertClose(y64.doubles(), y32.doubles(), "forward n=" + n);
             Tensor g = GradCheck.randn(23, n, 37).detach();
@@ -81,14 +86,24 @@ class SparseMatmulTest {
         }
     }
 
-    @Test
-    void onlyTheInputsThatNeedItGetAGradient() {
+    @ParameterizedTest(name = "dense GEMM: {0}")
+    @ValueSource(booleans = {false, true})
+    void onlyTheInputsThatNeedItGetAGradient(boolean dense) {
         SparsePattern p = randomPattern(30, 8, 8, 0.5);
         Tensor x = GradCheck.randn(31, 3, 8).detach(), v = values(32, p).detachedCopy(DType.F32).requiresGrad(true);
-        Tensor y = SparseMatmul.linear(x.detachedCopy(DType.F32), p, v, null);
+        Tensor y = SparseMatmul.linear(x.detachedCopy(DType.F32), p, v, null, dense);
         Reductions.sum(y).backward();
         assertNull(x.grad());
         assertEquals(p.nnz(), v.grad().numel());
+    }
+
+    @Test
+    void theDenseGemmTakesOverAboveItsDensity() {
+        Tensor x = GradCheck.randn(40, 3, 12);
+        SparsePattern sparse = randomPattern(41, 8, 12, 0.1), dense = randomPattern(42, 8, 12, 0.6);
+        assertTrue(sparse.density() <= SparseMatmul.DENSE_ABOVE && dense.density() > SparseMatmul.DENSE_ABOVE);
+        assertEquals("sparseLinear", SparseMatmul.linear(x, sparse, values(43, sparse), null).gradFn().op());
+        assertEquals("linear", SparseMatmul.linear(x, dense, values(44, dense), null).gradFn().op());
     }
 
     /**
