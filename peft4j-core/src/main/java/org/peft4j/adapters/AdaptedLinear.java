@@ -20,6 +20,9 @@ public final class AdaptedLinear extends Layer {
     private final int layerIndex;
     private final Map<String, LinearAdapter> adapters = new LinkedHashMap<>();
 
+    /** The model's adapter state this layer reads at forward time. */
+    public AdapterContext context() { return context; }
+
     public AdaptedLinear(Linear base, AdapterContext context, int layerIndex) {
         this.context = context;
         this.layerIndex = layerIndex;

@@ -302,7 +302,12 @@ public final class PeftModel {
     /** An encoder's last hidden state [B, T, H] with the active adapters. */
     public Tensor encode(Tensor inputIds, Tensor attentionMask, Tensor tokenTypeIds, RandomGenerator rng) {
         if (!(base instanceof BertModel bert)) throw new IllegalStateException("encode() needs an encoder model");
-        return bert.forward(inputIds, attentionMask, tokenTypeIds, prefixCache(inputIds.size(0)), rng);
+        context.setForwardRng(rng);
+        try {
+            return bert.forward(inputIds, attentionMask, tokenTypeIds, prefixCache(inputIds.size(0)), rng);
+        } finally {
+            context.setForwardRng(null);
+        }
     }
 
     /**
@@ -311,6 +316,15 @@ public final class PeftModel {
      */
     public Tensor logits(Tensor inputIds, Tensor attentionMask, RandomGenerator rng) {
         if (!(base instanceof CausalLm lm)) throw new IllegalStateException("logits() needs a decoder model");
+        context.setForwardRng(rng);
+        try {
+            return decoderLogits(lm, inputIds, attentionMask, rng);
+        } finally {
+            context.setForwardRng(null);
+        }
+    }
+
+    private Tensor decoderLogits(CausalLm lm, Tensor inputIds, Tensor attentionMask, RandomGenerator rng) {
         int b = inputIds.size(0);
         Tensor embeds = lm.embed(inputIds);
         Tensor mask = attentionMask;
@@ -349,7 +363,7 @@ public final class PeftModel {
             boolean[] used = prefixRows(e.getKey(), batch);
             if (used == null) continue;
             names.add(e.getKey());
-            parts.add(e.getValue().prefix(batch));
+            parts.add(e.getValue().prefix(batch, context.forwardRng()));
             rows.add(used);
             boolean s = e.getValue().shiftsPositions();
             if (shift != null && shift != s) throw new IllegalStateException("PEFT and AdapterHub prefixes cannot be active together");

@@ -1,6 +1,7 @@
 package org.peft4j.adapters.loha;
 
 import java.util.SplittableRandom;
+import java.util.random.RandomGenerator;
 import org.peft4j.adapters.AdaptedLinear;
 import org.peft4j.adapters.LinearAdapter;
 import org.peft4j.ops.Elementwise;
@@ -45,19 +46,20 @@ public abstract class LycorisLinear implements LinearAdapter {
     @Override
     public Tensor transformOutput(Tensor x, Tensor out, AdaptedLinear layer) {
         boolean training = layer.isTraining();
+        RandomGenerator draws = layer.context().dropoutRng(rng);
         // PEFT keeps the module when a uniform draw exceeds module_dropout.
-        if (training && moduleDropout > 0 && rng.nextDouble() <= moduleDropout) return out;
+        if (training && moduleDropout > 0 && draws.nextDouble() <= moduleDropout) return out;
         Tensor delta = update(x, layer);
-        if (training && rankDropout > 0) delta = Elementwise.mul(delta, rowMask(layer.outFeatures(), delta));
+        if (training && rankDropout > 0) delta = Elementwise.mul(delta, rowMask(layer.outFeatures(), delta, draws));
         return Elementwise.add(out, delta);
     }
 
     /** Keeps each output feature with probability 1 - rank_dropout; kept ones scaled by 1/(kept fraction) if rescaling. */
-    private Tensor rowMask(int out, Tensor like) {
+    private Tensor rowMask(int out, Tensor like, RandomGenerator draws) {
         double[] keep = new double[out];
         int kept = 0;
         for (int i = 0; i < out; i++) {
-            if (rng.nextDouble() > rankDropout) {
+            if (draws.nextDouble() > rankDropout) {
                 keep[i] = 1;
                 kept++;
             }

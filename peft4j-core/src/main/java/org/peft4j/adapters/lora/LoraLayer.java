@@ -103,7 +103,7 @@ public final class LoraLayer implements LinearAdapter {
     public Tensor transformOutput(Tensor x, Tensor out, AdaptedLinear layer) {
         if (unmergedWeight != null) return out; // already folded into the base weight
         // the wrapped layer carries the model's mode even when the wrapper was created after trainMode()
-        Tensor dropped = Dropout.apply(x, dropout, rng, layer.base().isTraining());
+        Tensor dropped = Dropout.apply(x, dropout, layer.context().dropoutRng(rng), layer.base().isTraining());
         Tensor h = org.peft4j.ops.Linear.linear(dropped, loraA(layer), null);
         if (!gated && scaling != 1) h = Elementwise.scale(h, scaling);
         Tensor update = org.peft4j.ops.Linear.linear(h, loraB(layer), null);

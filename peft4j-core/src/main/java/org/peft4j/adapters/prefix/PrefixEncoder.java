@@ -10,6 +10,7 @@ import org.peft4j.nn.Module;
 import org.peft4j.nn.ModuleDict;
 import org.peft4j.ops.Activations;
 import org.peft4j.tensor.DType;
+import java.util.random.RandomGenerator;
 import org.peft4j.tensor.Tensor;
 
 /**
@@ -73,7 +74,7 @@ public final class PrefixEncoder extends Module implements PrefixProvider {
     }
 
     @Override
-    public Tensor[][] prefix(int batch) {
+    public Tensor[][] prefix(int batch, RandomGenerator rng) {
         return PrefixLayout.perLayer(prefixMatrix().unsqueeze(0), layers, kvHeads, headDim, batch);
     }
 

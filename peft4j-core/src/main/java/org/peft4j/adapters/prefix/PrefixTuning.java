@@ -93,11 +93,11 @@ public final class PrefixTuning extends Module implements PrefixProvider {
     }
 
     @Override
-    public Tensor[][] prefix(int batch) {
+    public Tensor[][] prefix(int batch, RandomGenerator forward) {
         Tensor kv = prefixMatrix().unsqueeze(0);
         if (isTraining() && dropout > 0) {
             // AdapterHub drops out each batch row's copy independently.
-            kv = Dropout.apply(kv.expand(batch, kv.size(1), kv.size(2)).contiguous(), dropout, rng, true);
+            kv = Dropout.apply(kv.expand(batch, kv.size(1), kv.size(2)).contiguous(), dropout, forward != null ? forward : rng, true);
         }
         return PrefixLayout.perLayer(kv, layers, kvHeads, headDim, batch);
     }
