@@ -189,8 +189,8 @@ public final class E2eBench {
             dir = Files.createTempDirectory("peft4j-e2e-" + method);
             JsonNode info = worker.ask(setupRequest(method, storage, BATCH, SEQ, dir));
             long trainable = info.path("trainable").asLong();
-            out.printf("[%s] spec %s, %,d trainable elements (adapter + head), peft4j threads %d%n", method,
-                    E2eWorkload.SPECS.get(method), trainable, info.path("threads").asInt());
+            out.printf("[%s] spec %s, %,d trainable elements (adapter + head), peft4j threads %d, max heap %d MB%n", method,
+                    E2eWorkload.SPECS.get(method), trainable, info.path("threads").asInt(), info.path("max_heap").asLong() >> 20);
             for (PeerConfig c : configs) peers.add(startPeer(c, script, dir, out));
 
             // the same three steps from the same tensors on every side, then the logits they lead to

@@ -21,7 +21,7 @@ import org.peft4j.tensor.Parallel;
  * The peft4j side of the end-to-end benchmark, run in its own JVM so that its peak resident memory is
  * the workload's alone. It serves {@link E2eChannel} requests (the same protocol as e2e_peer.py):
  * <pre>
- *   {"op": "setup", "method", "storage", "batch", "seq", "export"?} -> {"trainable", "threads"}
+ *   {"op": "setup", "method", "storage", "batch", "seq", "export"?} -> {"trainable", "threads", "max_heap"}
  *   {"op": "train", "steps"}               -> {"seconds": [...], "losses": [...], "allocated_per_step"}
  *   {"op": "infer", "steps"}               -> {"seconds": [...], "allocated_per_step"}
  *   {"op": "logits"}                       -> {"logits": [...]}  (the batch's, row-major, without autograd)
@@ -56,6 +56,8 @@ public final class E2eWorker {
                         if (req.hasNonNull("export")) work.export(Path.of(req.get("export").asText()));
                         reply.put("trainable", work.trainableElements());
                         reply.put("threads", Parallel.threads());
+                        // the JVM's heap ceiling bounds its RSS: set it with -Xmx in PEFT4J_JAVA_OPTS
+                        reply.put("max_heap", Runtime.getRuntime().maxMemory());
                     }
                     case "train" -> {
                         ArrayNode seconds = reply.putArray("seconds"), losses = reply.putArray("losses");
