@@ -57,6 +57,12 @@ class TaskModelTest {
         }
     }
 
+    /**
+     * Probabilities of the same model may differ in the last bit between a cold and a warmed-up JVM: the
+     * Vector API's lane sums and exponentials round differently in the interpreter and in C2.
+     */
+    private static final float SAME_MODEL_ULPS = 4 * Math.ulp(1f);
+
     /** Every method saves and restores, also one that stores its tensors its own way (a sparse pattern). */
     @ParameterizedTest
     @ValueSource(strings = {LORA, "sparse_bn[base=seq_bn,reduction_factor=4,density=0.5]"})
@@ -80,12 +86,12 @@ class TaskModelTest {
             TaskModel m = TaskModel.load(model, loaded.name(), dir);
             assertEquals(ToyTask.LABELS, m.labels());
             assertEquals(Pooling.MEAN, m.head().pooling());
-            assertArrayEquals(expected, m.predict(b).toFloatArray(), 0f);
+            assertArrayEquals(expected, m.predict(b).toFloatArray(), SAME_MODEL_ULPS);
         }
         try (PretrainedModel pm = ToyTask.bert()) {
             TaskModel fresh = ToyTask.classifier(pm, method, 0.1, 99);
             fresh.restore(dir);
-            assertArrayEquals(expected, fresh.predict(b).toFloatArray(), 0f);
+            assertArrayEquals(expected, fresh.predict(b).toFloatArray(), SAME_MODEL_ULPS);
         }
     }
 
