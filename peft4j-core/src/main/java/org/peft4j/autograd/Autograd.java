@@ -54,12 +54,16 @@ public final class Autograd {
         Object start = root.isLeaf() ? root : root.gradFn();
         List<Object> order = topologicalOrder(start);
         Map<Object, Tensor> grads = new IdentityHashMap<>();
+        GradStorages held = new GradStorages();
         grads.put(start, gradRoot);
+        held.hold(gradRoot);
+        held.hold(gradRoot); // the caller's tensor: never summed into
         try (var scope = GradMode.noGrad()) {
             for (int k = order.size() - 1; k >= 0; k--) {
                 Object v = order.get(k);
                 Tensor g = grads.remove(v);
                 if (g == null) continue;
+                held.release(g);
                 if (v instanceof Tensor leaf) {
                     leaf.accumulateGrad(g);
                     continue;
@@ -76,10 +80,46 @@ public final class Autograd {
                                 + java.util.Arrays.toString(node.shapes[i]));
                     }
                     Tensor prev = grads.get(in);
-                    grads.put(in, prev == null ? gi : Elementwise.add(prev, gi));
+                    if (prev == null) {
+                        grads.put(in, gi);
+                        held.hold(gi);
+                    } else if (held.ownsAlone(prev) && !GradStorages.sameStorage(prev, gi) && summableInPlace(prev, gi)) {
+                        Elementwise.addInPlace(prev, gi); // a tensor fan-out: sum into the only holder's buffer
+                    } else {
+                        held.release(prev);
+                        Tensor sum = Elementwise.add(prev, gi);
+                        grads.put(in, sum);
+                        held.hold(sum);
+                    }
                 }
             }
         }
+    }
+
+    /** Whether {@code prev + gi} can be written into prev: a dense buffer of the type the sum would have. */
+    private static boolean summableInPlace(Tensor prev, Tensor gi) {
+        if (prev.heapFloats() != null) return gi.dtype() != DType.F64;
+        return prev.heapDoubles() != null;
+    }
+
+    /**
+     * How many pending gradients share each storage array. A gradient whose storage no other pending
+     * gradient (or the caller's root gradient) shares may be summed into in place: backward formulas
+     * pass a gradient on unchanged (add, reshape, contiguous) or return one tensor for two inputs, so
+     * buffers are shared often, and only the count tells when one is free.
+     */
+    private static final class GradStorages {
+        private final Map<Object, Integer> counts = new IdentityHashMap<>();
+
+        void hold(Tensor t) { counts.merge(storage(t), 1, Integer::sum); }
+
+        void release(Tensor t) { counts.computeIfPresent(storage(t), (key, n) -> n == 1 ? null : n - 1); }
+
+        boolean ownsAlone(Tensor t) { return counts.getOrDefault(storage(t), 0) == 1; }
+
+        static boolean sameStorage(Tensor a, Tensor b) { return storage(a) == storage(b); }
+
+        private static Object storage(Tensor t) { return t.segment().heapBase().orElse(t.segment()); }
     }
 
     /** Nodes and trainable leaves reachable from start, inputs before what was made from them. */
