@@ -26,7 +26,6 @@ One JSON request per line, one JSON reply per line:
   {"op": "rss"}                         -> {"vmhwm": bytes}       this process's peak resident memory
   {"op": "quit"}
 """
-import ctypes
 import json
 import math
 import os
@@ -37,31 +36,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from openblas_probe import loaded_openblas, openblas_threads
+
 # ----------------------------------------------------------------------------- environment
-
-
-def loaded_openblas():
-    """Path of the OpenBLAS library this process mapped, or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.split()[-1]
-                if "libopenblas" in path:
-                    return path
-    except OSError:
-        pass
-    return None
-
-
-def openblas_threads(path):
-    if path is None:
-        return None
-    try:
-        lib = ctypes.CDLL(path)
-        lib.openblas_get_num_threads.restype = ctypes.c_int
-        return lib.openblas_get_num_threads()
-    except (OSError, AttributeError):
-        return None
 
 
 def peak_rss():

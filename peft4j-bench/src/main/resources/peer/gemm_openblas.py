@@ -13,36 +13,13 @@ One JSON request per line, one JSON reply per line:
   {"op": "quit"}
 The caller alternates its own samples with ours, so both see the same machine load.
 """
-import ctypes
 import json
 import sys
 import time
 
 import torch
 
-
-def loaded_openblas():
-    """Path of the OpenBLAS library this process mapped, or None."""
-    try:
-        with open("/proc/self/maps") as maps:
-            for line in maps:
-                path = line.split()[-1]
-                if "libopenblas" in path:
-                    return path
-    except OSError:
-        pass
-    return None
-
-
-def openblas_threads(path):
-    if path is None:
-        return None
-    try:
-        lib = ctypes.CDLL(path)
-        lib.openblas_get_num_threads.restype = ctypes.c_int
-        return lib.openblas_get_num_threads()
-    except (OSError, AttributeError):
-        return None
+from openblas_probe import loaded_openblas, openblas_threads
 
 
 def operands(m, n, k, variant):

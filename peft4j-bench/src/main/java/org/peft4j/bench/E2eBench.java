@@ -165,13 +165,7 @@ public final class E2eBench {
             printMethodTable(results, out);
             if (scaling) rows.addAll(scalingTable(storage, script, results, out));
         } finally {
-            if (script != null) {
-                try {
-                    Files.deleteIfExists(script);
-                } catch (IOException ignored) {
-                    // a leftover temp file is harmless
-                }
-            }
+            if (script != null) PeerPython.delete(script);
         }
         out.printf("load average after: %s%n", loadAverage());
         if (jsonOrNull != null && !writeJson(jsonOrNull, rows, out)) ok = false;

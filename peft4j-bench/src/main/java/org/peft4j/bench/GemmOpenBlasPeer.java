@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -59,7 +58,7 @@ final class GemmOpenBlasPeer implements AutoCloseable {
             return new GemmOpenBlasPeer(p, script);
         } catch (IOException e) {
             p.destroy();
-            Files.deleteIfExists(script);
+            PeerPython.delete(script);
             throw e;
         }
     }
@@ -106,11 +105,7 @@ final class GemmOpenBlasPeer implements AutoCloseable {
             process.destroy();
             Thread.currentThread().interrupt();
         } finally {
-            try {
-                Files.deleteIfExists(script);
-            } catch (IOException ignored) {
-                // a leftover temp file is harmless
-            }
+            PeerPython.delete(script);
         }
     }
 }

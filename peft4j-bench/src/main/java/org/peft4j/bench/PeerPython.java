@@ -30,17 +30,43 @@ final class PeerPython {
         return unavailable;
     }
 
-    /** Copies the script resource {@code resource} (e.g. {@code /peer/e2e_peer.py}) to a new temporary file. */
+    /** The module every peer script imports, copied beside it. */
+    private static final String SHARED = "/peer/openblas_probe.py";
+
+    /**
+     * Copies the script resource {@code resource} (e.g. {@code /peer/e2e_peer.py}) and the module the
+     * scripts share into a new temporary folder; returns the script's path there ({@link #delete} removes both).
+     */
     static Path extract(String resource) throws IOException {
-        Path script = Files.createTempFile("peft4j-peer", ".py");
-        try (InputStream in = PeerPython.class.getResourceAsStream(resource)) {
-            if (in == null) throw new IOException("resource " + resource + " is missing from the jar");
-            Files.copy(in, script, StandardCopyOption.REPLACE_EXISTING);
+        Path dir = Files.createTempDirectory("peft4j-peer");
+        try {
+            copy(SHARED, dir);
+            return copy(resource, dir);
         } catch (IOException e) {
-            Files.deleteIfExists(script);
+            deleteFolder(dir);
             throw e;
         }
-        return script;
+    }
+
+    private static Path copy(String resource, Path dir) throws IOException {
+        Path target = dir.resolve(resource.substring(resource.lastIndexOf('/') + 1));
+        try (InputStream in = PeerPython.class.getResourceAsStream(resource)) {
+            if (in == null) throw new IOException("resource " + resource + " is missing from the jar");
+            Files.copy(in, target, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return target;
+    }
+
+    /** Removes what {@link #extract} wrote for {@code script}; a leftover temporary file is harmless, so failures are ignored. */
+    static void delete(Path script) { deleteFolder(script.getParent()); }
+
+    private static void deleteFolder(Path dir) {
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) Files.deleteIfExists(f);
+            Files.deleteIfExists(dir);
+        } catch (IOException ignored) {
+            // left for the system's temporary-file cleanup
+        }
     }
 
     private static void find() {
