@@ -20,9 +20,6 @@ public final class AdaptedLinear extends Layer {
     private final int layerIndex;
     private final Map<String, LinearAdapter> adapters = new LinkedHashMap<>();
 
-    /** The model's adapter state this layer reads at forward time. */
-    public AdapterContext context() { return context; }
-
     public AdaptedLinear(Linear base, AdapterContext context, int layerIndex) {
         this.context = context;
         this.layerIndex = layerIndex;
@@ -30,6 +27,9 @@ public final class AdaptedLinear extends Layer {
     }
 
     public Linear base() { return child("base_layer"); }
+
+    /** The model's adapter state this layer reads at forward time. */
+    public AdapterContext context() { return context; }
 
     /** The transformer layer this projection belongs to (-1 outside the layer stack). */
     public int layerIndex() { return layerIndex; }
