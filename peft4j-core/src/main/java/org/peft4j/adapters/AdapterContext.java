@@ -6,8 +6,9 @@ import org.peft4j.adapters.composition.Composition;
 
 /**
  * The state every installed adapter layer of one model reads at forward time: which adapters are
- * active and how they combine, an optional adapter per batch row (PEFT's {@code adapter_names},
- * AdapterDrop, and the dropout generator of the forward in progress. Shared by reference, so switching adapters touches no layer.
+ * active and how they combine, an optional adapter per batch row (PEFT's {@code adapter_names}),
+ * AdapterDrop, and the dropout generator of the forward in progress. Shared by reference, so
+ * switching adapters touches no layer.
  */
 public final class AdapterContext {
     private Composition active;

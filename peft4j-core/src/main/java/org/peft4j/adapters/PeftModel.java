@@ -1,6 +1,7 @@
 package org.peft4j.adapters;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -175,9 +176,9 @@ public final class PeftModel {
     public void assign(String name, Tensor values) {
         Tensor target = namedParameters().get(name);
         if (target == null) throw new IllegalArgumentException("no tensor '" + name + "' in the model");
-        if (!java.util.Arrays.equals(target.shape(), values.shape())) {
-            throw new IllegalArgumentException("tensor '" + name + "' has shape " + java.util.Arrays.toString(target.shape())
-                    + " but the file gives " + java.util.Arrays.toString(values.shape()));
+        if (!Arrays.equals(target.shape(), values.shape())) {
+            throw new IllegalArgumentException("tensor '" + name + "' has shape " + Arrays.toString(target.shape())
+                    + " but the file gives " + Arrays.toString(values.shape()));
         }
         if (!target.segment().isReadOnly() && target.dtype() == org.peft4j.tensor.DType.F32) {
             target.copyFrom(values);
@@ -407,7 +408,7 @@ public final class PeftModel {
     /** Marks rows [from, to) that composition {@code c} runs through adapter {@code name}; BatchSplit narrows the range. */
     private static void markRows(Composition c, String name, int from, int to, boolean[] used) {
         if (c instanceof Single s) {
-            if (s.name().equals(name)) java.util.Arrays.fill(used, from, to, true);
+            if (s.name().equals(name)) Arrays.fill(used, from, to, true);
         } else if (c instanceof BatchSplit split) {
             int start = from;
             for (int i = 0; i < split.children().size(); i++) {
@@ -434,7 +435,7 @@ public final class PeftModel {
         long[] mask = new long[batch * total];
         for (int b = 0; b < batch; b++) {
             for (int i = 0, at = 0; i < parts.size(); at += lengths[i], i++) {
-                if (rows.get(i)[b]) java.util.Arrays.fill(mask, b * total + at, b * total + at + lengths[i], 1L);
+                if (rows.get(i)[b]) Arrays.fill(mask, b * total + at, b * total + at + lengths[i], 1L);
             }
         }
         return Tensor.of(mask, batch, total);

@@ -61,6 +61,8 @@ public final class TaskModel {
     private final TaskType task;
     private final ClassificationHead head;
     private final double headDropout;
+    /** Whether the trained adapter is an AdapterFusion entry (whose training adds a regularisation term). */
+    private final boolean fusion;
 
     private TaskModel(PeftModel model, String adapter, TaskType task, ClassificationHead head, double headDropout) {
         this.model = model;
@@ -68,21 +70,22 @@ public final class TaskModel {
         this.task = task;
         this.head = head;
         this.headDropout = headDropout;
+        FusionConfig fused = adapter == null ? null : fusionConfig(model, adapter);
+        this.fusion = fused != null;
         if (adapter == null) {
             model.deactivate();
             model.train();
         } else {
-            model.setActive(activation(model, adapter));
+            // an AdapterFusion entry runs as Fuse over its adapters
+            model.setActive(fused != null ? Fuse.of(fused.adapters().toArray(String[]::new)) : Composition.parse(adapter));
             model.train(adapter);
         }
     }
 
-    /** What runs when {@code adapter} trains: the adapter itself, or for an AdapterFusion entry Fuse over its adapters. */
-    private static Composition activation(PeftModel model, String adapter) {
-        for (MethodConfig c : model.adapter(adapter).configs()) {
-            if (c instanceof FusionConfig f) return Fuse.of(f.adapters().toArray(String[]::new));
-        }
-        return Composition.parse(adapter);
+    /** The fusion config of entry {@code adapter}, or null when it is no AdapterFusion. */
+    private static FusionConfig fusionConfig(PeftModel model, String adapter) {
+        for (MethodConfig c : model.adapter(adapter).configs()) if (c instanceof FusionConfig f) return f;
+        return null;
     }
 
     /**
@@ -261,6 +264,7 @@ public final class TaskModel {
      * (AdapterHub adds it the same way, outside the task loss).
      */
     public Tensor regularization() {
+        if (!fusion) return null;
         Tensor r = FusionMethod.regularizationLoss(model);
         return r.requiresGrad() ? r : null;
     }
@@ -269,7 +273,9 @@ public final class TaskModel {
      * Sets the clocks of step-dependent schedules inside the adapters (AdapterFusion's temperature) to
      * {@code forwards} training forwards, so a resumed run continues them where the killed one was.
      */
-    public void setTrainingForwards(long forwards) { FusionMethod.setAllSteps(model, forwards); }
+    public void setTrainingForwards(long forwards) {
+        if (fusion) FusionMethod.setAllSteps(model, forwards);
+    }
 
     /** What the batch's mean loss averages over: its examples, or for causal LM its predicted tokens. */
     public long targetCount(Batch batch) {

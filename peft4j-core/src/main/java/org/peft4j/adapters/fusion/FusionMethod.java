@@ -179,10 +179,17 @@ public final class FusionMethod implements AdapterMethod, FusionFormatSupport {
      * training forwards, e.g. when a trainer resumes after {@code steps} micro-batches.
      */
     public static void setAllSteps(PeftModel model, long steps) {
+        for (FusionLayer f : allLayers(model)) f.setSteps(steps);
+    }
+
+    /** Every fusion layer in the model, of every fusion. */
+    private static List<FusionLayer> allLayers(PeftModel model) {
+        List<FusionLayer> out = new ArrayList<>();
         for (BottleneckSite s : sites(model).values()) {
             if (!s.hasChild(BottleneckSite.FUSION_LAYERS)) continue;
-            for (Module m : s.child(BottleneckSite.FUSION_LAYERS).children().values()) ((FusionLayer) m).setSteps(steps);
+            for (Module m : s.child(BottleneckSite.FUSION_LAYERS).children().values()) out.add((FusionLayer) m);
         }
+        return out;
     }
 
     /**
@@ -192,13 +199,9 @@ public final class FusionMethod implements AdapterMethod, FusionFormatSupport {
      */
     public static Tensor regularizationLoss(PeftModel model) {
         Tensor sum = null;
-        for (BottleneckSite s : sites(model).values()) {
-            if (!s.hasChild(BottleneckSite.FUSION_LAYERS)) continue;
-            for (Module m : s.child(BottleneckSite.FUSION_LAYERS).children().values()) {
-                FusionLayer f = (FusionLayer) m;
-                Tensor r = f.config().regularization() ? f.valueRegularization() : null;
-                if (r != null) sum = sum == null ? r : Elementwise.add(sum, r);
-            }
+        for (FusionLayer f : allLayers(model)) {
+            Tensor r = f.config().regularization() ? f.valueRegularization() : null;
+            if (r != null) sum = sum == null ? r : Elementwise.add(sum, r);
         }
         return sum == null ? Tensor.zeros() : sum;
     }
