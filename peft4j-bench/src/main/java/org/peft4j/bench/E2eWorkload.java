@@ -25,7 +25,9 @@ import org.peft4j.models.heads.Pooling;
 import org.peft4j.ops.CrossEntropy;
 import org.peft4j.optim.AdamW;
 import org.peft4j.optim.ParamGroup;
+import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * What the end-to-end benchmark measures on the peft4j side: the built-in MiniLM wrapped in a
@@ -53,6 +55,8 @@ final class E2eWorkload {
     private final PeftModel model;
     private final ClassificationHead head;
     private final AdamW optimizer;
+    /** Recycles each step's activations and gradients into the next. */
+    private final Workspace workspace = new Workspace();
     private final Map<String, Tensor> trainable = new LinkedHashMap<>();
     private final String method;
     private final WeightStorage storage;
@@ -92,6 +96,7 @@ final class E2eWorkload {
         model.trainMode(false);
         head.train(false);
         reshape(batch, seq, SEED);
+        if (Boolean.getBoolean("ws.gc")) System.gc();
     }
 
     String method() { return method; }
@@ -128,17 +133,19 @@ final class E2eWorkload {
 
     /** One training step; returns the loss before the update. */
     double trainStep() {
-        Tensor loss = CrossEntropy.loss(logits(), labels);
-        loss.backward();
-        optimizer.step();
-        optimizer.zeroGrad();
-        return loss.item();
+        try (Workspace.Scope step = workspace.open()) {
+            Tensor loss = CrossEntropy.loss(logits(), labels);
+            loss.backward();
+            optimizer.step();
+            optimizer.zeroGrad();
+            return loss.item();
+        }
     }
 
-    /** The logits of the batch without autograd. */
+    /** The logits of the batch without autograd, copied out of the workspace. */
     Tensor infer() {
-        try (GradMode.Scope s = GradMode.noGrad()) {
-            return logits();
+        try (GradMode.Scope s = GradMode.noGrad(); Workspace.Scope batch = workspace.open()) {
+            return logits().detachedCopy(DType.F32);
         }
     }
 

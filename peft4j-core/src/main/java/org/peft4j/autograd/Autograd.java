@@ -8,6 +8,7 @@ import java.util.Map;
 import org.peft4j.ops.Elementwise;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * Define-by-run reverse mode. An op records a {@link Node} only when recording is enabled and at
@@ -55,6 +56,7 @@ public final class Autograd {
         List<Object> order = topologicalOrder(start);
         Map<Object, Tensor> grads = new IdentityHashMap<>();
         GradStorages held = new GradStorages();
+        long mark = Workspace.mark(); // gradients made from here on are backward's own to recycle
         grads.put(start, gradRoot);
         held.hold(gradRoot);
         held.hold(gradRoot); // the caller's tensor: never summed into
@@ -65,11 +67,13 @@ public final class Autograd {
                 if (g == null) continue;
                 held.release(g);
                 if (v instanceof Tensor leaf) {
-                    leaf.accumulateGrad(g);
+                    leaf.accumulateGrad(g); // copies: a parameter's gradient is never a workspace array
+                    held.recycleIfFree(g, mark);
                     continue;
                 }
                 Node node = (Node) v;
                 Tensor[] inputGrads = node.backward.apply(g);
+                if (!GradStorages.sharedWith(g, inputGrads, -1)) held.recycleIfFree(g, mark);
                 for (int i = 0; i < node.inputCount(); i++) {
                     Object in = node.input(i);
                     if (in == null || inputGrads[i] == null) continue;
@@ -85,11 +89,14 @@ public final class Autograd {
                         held.hold(gi);
                     } else if (held.ownsAlone(prev) && !GradStorages.sameStorage(prev, gi) && summableInPlace(prev, gi)) {
                         Elementwise.addInPlace(prev, gi); // a tensor fan-out: sum into the only holder's buffer
+                        if (!GradStorages.sharedWith(gi, inputGrads, i)) held.recycleIfFree(gi, mark);
                     } else {
                         held.release(prev);
                         Tensor sum = Elementwise.add(prev, gi);
                         grads.put(in, sum);
                         held.hold(sum);
+                        if (!GradStorages.sharedWith(prev, inputGrads, -1)) held.recycleIfFree(prev, mark);
+                        if (!GradStorages.sharedWith(gi, inputGrads, i)) held.recycleIfFree(gi, mark);
                     }
                 }
             }
@@ -118,6 +125,17 @@ public final class Autograd {
         boolean ownsAlone(Tensor t) { return counts.getOrDefault(storage(t), 0) == 1; }
 
         static boolean sameStorage(Tensor a, Tensor b) { return storage(a) == storage(b); }
+
+        /** Whether an entry of {@code others} other than entry {@code skip} shares t's storage. */
+        static boolean sharedWith(Tensor t, Tensor[] others, int skip) {
+            for (int j = 0; j < others.length; j++) if (j != skip && others[j] != null && sameStorage(t, others[j])) return true;
+            return false;
+        }
+
+        /** Hands t's buffer back to the workspace when no pending gradient holds it and backward made it. */
+        void recycleIfFree(Tensor t, long mark) {
+            if (!counts.containsKey(storage(t))) Workspace.recycle(t, mark);
+        }
 
         private static Object storage(Tensor t) { return t.segment().heapBase().orElse(t.segment()); }
     }

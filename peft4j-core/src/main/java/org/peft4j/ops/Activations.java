@@ -15,6 +15,7 @@ import org.peft4j.autograd.Autograd;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Parallel;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * Activation functions with hand-written backward passes, and {@link #addBiasAct}, the bias add
@@ -480,7 +481,7 @@ public final class Activations {
     private static Tensor forwardF32(Fn fn, float p, Tensor x, Tensor bias, int[] shape) {
         float[] xs = Elementwise.floatsOf(x);
         float[] b = bias == null ? NO_BIAS : Elementwise.floatsOf(bias);
-        float[] y = new float[xs.length];
+        float[] y = Workspace.floats(xs.length);
         forRows(xs.length, bias == null ? ROW : b.length, (off, len) -> {
             if (len >= L) {
                 fn.forward(xs, off, b, y, len, p);
@@ -503,7 +504,7 @@ public final class Activations {
         if (type == DType.F32) {
             float[] xs = Elementwise.floatsOf(x), gs = Elementwise.floatsOf(g);
             float[] b = bias == null ? NO_BIAS : Elementwise.floatsOf(bias);
-            float[] dx = new float[xs.length];
+            float[] dx = Workspace.floats(xs.length);
             float fp = (float) p;
             forRows(xs.length, bias == null ? ROW : b.length, (off, len) -> {
                 if (len >= L) {

@@ -4,6 +4,7 @@ import java.util.Arrays;
 import org.peft4j.autograd.Autograd;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /** Scaled dot-product attention, fused: scores, mask, softmax and the weighted sum of values in one op. */
 public final class Attention {
@@ -42,8 +43,8 @@ public final class Attention {
     private static Tensor sdpaF32(Tensor q, Tensor k, Tensor v, AttentionDims dims, boolean[] attend, double scale) {
         AttentionF32 kernel = new AttentionF32(dims, attend, scale);
         AttentionRows qr = AttentionRows.of(q), kr = AttentionRows.of(k), vr = AttentionRows.of(v);
-        float[] out = new float[Math.toIntExact(q.numel())];
-        float[] lse = new float[dims.batch() * dims.queryHeads() * dims.queries()];
+        float[] out = Workspace.floats(Math.toIntExact(q.numel()));
+        float[] lse = Workspace.floats(dims.batch() * dims.queryHeads() * dims.queries());
         kernel.forward(qr, kr, vr, out, lse);
         Tensor result = Tensor.of(out, q.shape());
         return Autograd.record(result, "sdpa", g -> {

@@ -3,6 +3,7 @@ package org.peft4j.ops;
 import java.util.Arrays;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * A 4-D tensor read as rows of its last dimension in a float[]: element (a, b, c, d) lies at
@@ -93,7 +94,7 @@ final class AttentionRows {
             long[] physicalStrides = Tensor.contiguousStrides(physicalShape);
             long[] strides = new long[4];
             for (int p = 0; p < 4; p++) strides[order[p]] = physicalStrides[p];
-            rows = new AttentionRows(new float[Math.toIntExact(Tensor.numel(shape))], 0, strides[0], strides[1], strides[2]);
+            rows = new AttentionRows(Workspace.floats(Math.toIntExact(Tensor.numel(shape))), 0, strides[0], strides[1], strides[2]);
         }
 
         /** The filled array as a tensor of the requested shape (a permuted view when laid out like another). */

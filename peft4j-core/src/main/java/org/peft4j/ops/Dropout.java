@@ -14,6 +14,7 @@ import org.peft4j.autograd.Autograd;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Parallel;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * Inverted dropout: in training each element is zeroed with probability p and the survivors are
@@ -96,7 +97,7 @@ public final class Dropout {
                 return Tensor.of(o, shape);
             }
             float[] v = Elementwise.floatsOf(t);
-            float[] o = new float[n];
+            float[] o = Workspace.floats(n);
             float fs = (float) scale;
             int full = n / WORD;
             Parallel.forRange(full, Math.max(1, GRAIN / WORD), (s, e) -> {

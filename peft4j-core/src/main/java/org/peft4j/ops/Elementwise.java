@@ -11,6 +11,7 @@ import org.peft4j.autograd.Autograd;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Parallel;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * Elementwise arithmetic with NumPy broadcasting, scalar maps, in-place updates for optimisers and
@@ -323,7 +324,7 @@ public final class Elementwise {
     private static Tensor compute(Binary op, Tensor a, Tensor b, DType type, int[] shape, Tensor into) {
         Plan plan = new Plan(shape, a.shape(), b.shape());
         if (type == DType.F32) {
-            float[] o = into != null ? into.heapFloats() : new float[Math.toIntExact(Tensor.numel(shape))];
+            float[] o = into != null ? into.heapFloats() : Workspace.floats(Math.toIntExact(Tensor.numel(shape)));
             runF32(op, floatsOf(a), floatsOf(b), o, plan);
             return into != null ? into : Tensor.of(o, shape);
         }
@@ -515,7 +516,7 @@ public final class Elementwise {
         int[] shape = x.shape();
         if (x.computeType() == DType.F32) {
             float[] xs = floatsOf(x);
-            float[] o = new float[xs.length];
+            float[] o = Workspace.floats(xs.length);
             float fs = (float) s;
             Parallel.forRange(o.length, GRAIN, (from, to) -> mapF32(op, xs, o, from, to, fs));
             return Tensor.of(o, shape);

@@ -8,6 +8,7 @@ import org.peft4j.autograd.Autograd;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Parallel;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /** Embedding lookup: rows of a [V, H] table picked by token ids. */
 public final class Embedding {
@@ -44,7 +45,7 @@ public final class Embedding {
         int[] outShape = Arrays.copyOf(idShape, idShape.length + 1);
         outShape[idShape.length] = hidden;
         DType type = weight.computeType();
-        Tensor out = Tensor.zeros(type, outShape);
+        Tensor out = Workspace.zeros(type, outShape);
         int grain = Math.max(1, GRAIN_ELEMENTS / Math.max(1, hidden));
         if (type == DType.F32) {
             float[] o = out.heapFloats();

@@ -6,6 +6,7 @@ import org.peft4j.autograd.Autograd;
 import org.peft4j.ops.MatMul.Matrix;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * The fully connected layer {@code y = x·Wᵀ + b} in Hugging Face's {@code nn.Linear} layout: weight
@@ -36,7 +37,7 @@ public final class Linear {
                 ? DType.F64 : DType.F32;
         int[] outShape = x.shape();
         outShape[outShape.length - 1] = out;
-        Tensor y = Tensor.zeros(type, outShape);
+        Tensor y = Workspace.zeros(type, outShape);
         Matrix xm = rows(x.detach());
         int r = xm.rows();
         if (bias != null) fillRows(y, bias, r, out);
@@ -50,11 +51,11 @@ public final class Linear {
             Matrix gm = rows(gc);
             Tensor dx = null, dw = null, db = null;
             if (wantX) {
-                dx = Tensor.zeros(type, xShape);
+                dx = Workspace.zeros(type, xShape);
                 MatMul.product(gm, w, dense(dx, r, in), false, true);
             }
             if (wantW) {
-                dw = Tensor.zeros(type, out, in);
+                dw = Workspace.zeros(type, out, in);
                 MatMul.product(gm.transpose(), saved, dense(dw, out, in), false, true);
             }
             if (wantB) db = columnSums(gm, type);

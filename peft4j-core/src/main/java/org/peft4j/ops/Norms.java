@@ -10,6 +10,7 @@ import org.peft4j.autograd.Autograd;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Parallel;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * Normalisation over the last dimension: LayerNorm (BERT, GPT-2), LayerNorm of a residual sum (BERT's
@@ -71,7 +72,7 @@ public final class Norms {
         boolean f64 = isF64(x) || isF64(residual) || isF64(weight) || isF64(bias);
         Tensor[] inputs = residual == null ? new Tensor[] {x, weight, bias} : new Tensor[] {x, residual, weight, bias};
         boolean recording = Autograd.needsGrad(inputs);
-        Tensor out = Tensor.zeros(f64 ? DType.F64 : DType.F32, shape);
+        Tensor out = Workspace.zeros(f64 ? DType.F64 : DType.F32, shape);
         if (out.numel() == 0) return out;
         int rows = (int) (out.numel() / d);
         Stats stats = new Stats(centered, rows, d, eps);
@@ -124,7 +125,7 @@ public final class Norms {
         float[] b = bias == null ? new float[d] : bias.floats();
         // The rows that get normalised: x itself, or x + residual written into the output (inference)
         // or into an array kept for backward.
-        float[] in = ra == null ? xa : recording ? new float[xa.length] : y;
+        float[] in = ra == null ? xa : recording ? Workspace.floats(xa.length) : y;
         Parallel.forRange(st.rows, Math.max(1, GRAIN_ELEMENTS / d), (s, e) -> {
             for (int r = s; r < e; r++) {
                 int off = r * d;
@@ -149,7 +150,7 @@ public final class Norms {
     private static Tensor[] backwardF32(float[] in, float[] g, float[] w, Stats st, int[] shape, boolean wantInput,
             boolean wantWeight, boolean wantBias) {
         int d = st.d;
-        Tensor dx = wantInput ? Tensor.zeros(DType.F32, shape) : null;
+        Tensor dx = wantInput ? Workspace.zeros(DType.F32, shape) : null;
         float[] dxa = wantInput ? dx.heapFloats() : null;
         // Weight and bias gradients are sums over rows: each chunk sums its rows, chunks are added in
         // row order so the result does not depend on thread timing.

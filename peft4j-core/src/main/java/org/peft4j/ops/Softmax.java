@@ -9,6 +9,7 @@ import org.peft4j.autograd.Autograd;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Parallel;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * Softmax and log-softmax along one axis, optionally restricted by a keep-mask.
@@ -85,7 +86,7 @@ public final class Softmax {
         int[] shape = x.shape();
         int n = shape[shape.length - 1];
         DType type = x.computeType();
-        Tensor out = Tensor.zeros(type, shape);
+        Tensor out = Workspace.zeros(type, shape);
         if (out.numel() == 0) return out;
         int rows = (int) (out.numel() / n);
         MaskRows masks = mask == null ? null : MaskRows.of(mask, shape);
@@ -105,7 +106,7 @@ public final class Softmax {
     }
 
     private static Tensor backward(Tensor out, Tensor g, int n, int rows, boolean[] dead, boolean log) {
-        Tensor dx = Tensor.zeros(out.dtype(), out.shape());
+        Tensor dx = Workspace.zeros(out.dtype(), out.shape());
         if (out.dtype() == DType.F32) {
             float[] y = out.heapFloats(), gs = g.floats(), d = dx.heapFloats();
             Parallel.forRange(rows, Math.max(1, GRAIN_ELEMENTS / n), (s, e) -> {

@@ -8,6 +8,7 @@ import org.peft4j.data.Batch;
 import org.peft4j.data.Dataset;
 import org.peft4j.data.Example;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /** Scores a {@link TaskModel} on a labelled dataset, without dropout or gradients. */
 public final class Evaluator {
@@ -25,33 +26,36 @@ public final class Evaluator {
         }
         boolean wasTraining = model.isTraining();
         model.trainMode(false);
+        Workspace workspace = new Workspace(); // each batch's scope reads what it needs before closing
         try (var scope = GradMode.noGrad()) {
             return switch (model.task()) {
-                case CLASSIFICATION -> classification(model, data, source);
-                case REGRESSION -> regression(model, data, source);
-                case CAUSAL_LM -> causalLm(model, data, source);
+                case CLASSIFICATION -> classification(model, data, source, workspace);
+                case REGRESSION -> regression(model, data, source, workspace);
+                case CAUSAL_LM -> causalLm(model, data, source, workspace);
             };
         } finally {
             model.trainMode(wasTraining);
         }
     }
 
-    private static Map<String, Double> classification(TaskModel model, Dataset data, BatchSource source) {
+    private static Map<String, Double> classification(TaskModel model, Dataset data, BatchSource source, Workspace workspace) {
         int[] predicted = new int[data.size()], gold = new int[data.size()];
         double lossSum = 0;
         int row = 0;
         for (List<Example> group : source.evalOrder(data)) {
             Batch batch = source.batch(data, group);
-            Tensor logits = model.output(batch, null);
-            lossSum += model.loss(logits, batch).item() * batch.size();
-            long[] labels = batch.labels().toLongArray();
-            int classes = logits.size(1);
-            float[] l = logits.contiguous().floats();
-            for (int r = 0; r < batch.size(); r++, row++) {
-                int best = 0;
-                for (int c = 1; c < classes; c++) if (l[r * classes + c] > l[r * classes + best]) best = c;
-                predicted[row] = best;
-                gold[row] = (int) labels[r];
+            try (Workspace.Scope scope = workspace.open()) {
+                Tensor logits = model.output(batch, null);
+                lossSum += model.loss(logits, batch).item() * batch.size();
+                long[] labels = batch.labels().toLongArray();
+                int classes = logits.size(1);
+                float[] l = logits.contiguous().floats();
+                for (int r = 0; r < batch.size(); r++, row++) {
+                    int best = 0;
+                    for (int c = 1; c < classes; c++) if (l[r * classes + c] > l[r * classes + best]) best = c;
+                    predicted[row] = best;
+                    gold[row] = (int) labels[r];
+                }
             }
         }
         Map<String, Double> out = new LinkedHashMap<>();
@@ -61,12 +65,15 @@ public final class Evaluator {
         return out;
     }
 
-    private static Map<String, Double> regression(TaskModel model, Dataset data, BatchSource source) {
+    private static Map<String, Double> regression(TaskModel model, Dataset data, BatchSource source, Workspace workspace) {
         double[] predicted = new double[data.size()], gold = new double[data.size()];
         int row = 0;
         for (List<Example> group : source.evalOrder(data)) {
             Batch batch = source.batch(data, group);
-            double[] values = model.output(batch, null).toDoubleArray();
+            double[] values;
+            try (Workspace.Scope scope = workspace.open()) {
+                values = model.output(batch, null).toDoubleArray();
+            }
             double[] targets = batch.labels().toDoubleArray();
             for (int r = 0; r < batch.size(); r++, row++) {
                 predicted[row] = values[r];
@@ -80,14 +87,16 @@ public final class Evaluator {
         return out;
     }
 
-    private static Map<String, Double> causalLm(TaskModel model, Dataset data, BatchSource source) {
+    private static Map<String, Double> causalLm(TaskModel model, Dataset data, BatchSource source, Workspace workspace) {
         double nll = 0;
         long tokens = 0;
         for (List<Example> group : source.evalOrder(data)) {
             Batch batch = source.batch(data, group);
             long count = model.targetCount(batch);
             if (count == 0) continue;
-            nll += model.loss(model.output(batch, null), batch).item() * count;
+            try (Workspace.Scope scope = workspace.open()) {
+                nll += model.loss(model.output(batch, null), batch).item() * count;
+            }
             tokens += count;
         }
         if (tokens == 0) throw new IllegalArgumentException(data.name() + ": no text of two or more tokens to score perplexity on");

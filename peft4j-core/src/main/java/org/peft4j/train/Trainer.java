@@ -27,6 +27,7 @@ import org.peft4j.optim.GradClip;
 import org.peft4j.optim.OptimizerState;
 import org.peft4j.optim.ParamGroup;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * Trains a {@link TaskModel}'s adapter and head: AdamW with warmup and a schedule, gradient
@@ -149,6 +150,8 @@ public final class Trainer {
         final long totalSteps;
         final Path checkpoint, kept;
         final PeakMemory memory = new PeakMemory();
+        /** Recycles one step's activations and gradients into the next when batch shapes repeat. */
+        final Workspace workspace = new Workspace();
         final long startNanos = System.nanoTime();
         final double elapsedBefore;
         final long startStep;
@@ -195,7 +198,7 @@ public final class Trainer {
 
         void step(List<Batch> micro) throws IOException {
             double lr = optimizer.currentLr(0);
-            double loss = accumulate(model, micro, config.seed(), state.step);
+            double loss = accumulate(model, micro, config.seed(), state.step, workspace);
             if (!Double.isFinite(loss)) {
                 throw new IllegalStateException("the training loss became " + loss + " at step " + (state.step + 1)
                         + " (epoch " + (state.epoch + 1) + ", lr " + lr + "); lower the learning rate or check the data");
@@ -330,16 +333,19 @@ public final class Trainer {
      * is that of the mean over the whole step, exactly as one batch of all its examples would give.
      * Dropout in micro-batch i of step s draws from a generator seeded by (seed, s, i).
      */
-    static double accumulate(TaskModel model, List<Batch> micro, long seed, long step) {
+    static double accumulate(TaskModel model, List<Batch> micro, long seed, long step, Workspace workspace) {
         long[] counts = new long[micro.size()];
         long total = 0;
         for (int i = 0; i < counts.length; i++) total += counts[i] = model.targetCount(micro.get(i));
         double loss = 0;
         for (int i = 0; i < counts.length; i++) {
-            Tensor l = model.loss(micro.get(i), dropoutRng(seed, step, i));
-            double weight = total == 0 ? 0 : (double) counts[i] / total;
-            loss += weight * l.item();
-            (weight == 1 ? l : Elementwise.scale(l, weight)).backward();
+            // After backward only the parameters' gradients (never workspace arrays) are left of a micro-batch.
+            try (Workspace.Scope scope = workspace.open()) {
+                Tensor l = model.loss(micro.get(i), dropoutRng(seed, step, i));
+                double weight = total == 0 ? 0 : (double) counts[i] / total;
+                loss += weight * l.item();
+                (weight == 1 ? l : Elementwise.scale(l, weight)).backward();
+            }
         }
         Tensor regularization = model.regularization();
         if (regularization != null) regularization.backward();

@@ -32,6 +32,7 @@ import org.peft4j.io.safetensors.SafetensorsCheckpoint;
 import org.peft4j.models.PretrainedModel;
 import org.peft4j.models.heads.Pooling;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * The training loop on the tiny BERT/GPT-2 fixtures: it learns, accumulation equals one big batch,
@@ -189,7 +190,7 @@ class TrainerTest {
     }
 
     private static Map<String, float[]> gradients(TaskModel m, List<Batch> micro) {
-        Trainer.accumulate(m, micro, 0, 0);
+        Trainer.accumulate(m, micro, 0, 0, new Workspace());
         return gradients(m);
     }
 
