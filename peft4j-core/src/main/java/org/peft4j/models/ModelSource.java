@@ -80,6 +80,11 @@ public final class ModelSource {
         Map<String, Tensor> tensors = new LinkedHashMap<>(imported.tensors());
         tensors.replaceAll((n, t) -> storage.apply(t));
         Module model = ModelLoader.build(config, tensors, spec);
+        // The import read the whole ONNX file onto the heap and copied the weights out of it. Collected
+        // now, while little else is alive, that garbage cannot end up promoted beside the weights,
+        // holding old-generation memory a training run would otherwise reuse (~90 MB of peak RSS).
+        imported = null; // the parsed file is reachable through it
+        System.gc();
         // the imported weights are heap copies: there is no memory-mapped checkpoint to keep open
         return new PretrainedModel(config, model, null);
     }

@@ -43,15 +43,16 @@ public final class Attention {
     private static Tensor sdpaF32(Tensor q, Tensor k, Tensor v, AttentionDims dims, boolean[] attend, double scale) {
         AttentionF32 kernel = new AttentionF32(dims, attend, scale);
         AttentionRows qr = AttentionRows.of(q), kr = AttentionRows.of(k), vr = AttentionRows.of(v);
-        float[] out = Workspace.floats(Math.toIntExact(q.numel()));
+        // laid out like q: for head-split queries, merging the heads back is then a view, not a copy
+        AttentionRows.Fresh out = AttentionRows.zerosLike(q);
         float[] lse = Workspace.floats(dims.batch() * dims.queryHeads() * dims.queries());
-        kernel.forward(qr, kr, vr, out, lse);
-        Tensor result = Tensor.of(out, q.shape());
+        kernel.forward(qr, kr, vr, out.rows, lse);
+        Tensor result = out.tensor();
         return Autograd.record(result, "sdpa", g -> {
             AttentionRows.Fresh dq = q.requiresGrad() ? AttentionRows.zerosLike(q) : null;
             AttentionRows.Fresh dk = k.requiresGrad() ? AttentionRows.zerosLike(k) : null;
             AttentionRows.Fresh dv = v.requiresGrad() ? AttentionRows.zerosLike(v) : null;
-            kernel.backward(qr, kr, vr, out, lse, AttentionRows.of(g), rowsOf(dq), rowsOf(dk), rowsOf(dv));
+            kernel.backward(qr, kr, vr, out.rows, lse, AttentionRows.of(g), rowsOf(dq), rowsOf(dk), rowsOf(dv));
             return new Tensor[] {tensorOf(dq), tensorOf(dk), tensorOf(dv)};
         }, q, k, v);
     }

@@ -65,10 +65,10 @@ final class AttentionF32 {
 
 
     /**
-     * Fills {@code out} ([B, Hq, T, D] contiguous) with softmax(q·kᵀ·scale + mask)·v and {@code lse}
+     * Fills {@code out} ([B, Hq, T, D] rows) with softmax(q·kᵀ·scale + mask)·v and {@code lse}
      * ([B, Hq, T]) with each query row's log-sum-exp of scores (+inf for a row with no visible key).
      */
-    void forward(AttentionRows q, AttentionRows k, AttentionRows v, float[] out, float[] lse) {
+    void forward(AttentionRows q, AttentionRows k, AttentionRows v, AttentionRows out, float[] lse) {
         int queries = dims.queries(), headDim = dims.headDim();
         Parallel.forRange(dims.batch() * dims.queryHeads(), 1, (start, end) -> {
             float[] qs = new float[queriesPadded * dimPadded];
@@ -103,7 +103,7 @@ final class AttentionF32 {
                     }
                     weightsTimesRows(p, keysPadded, from, keyEnd, vRows, dimPadded, o);
                     for (int r = 0; r < rows; r++) {
-                        scaleInto(o, r * dimPadded, rowScale[r], out, (bh * queries + i0 + r) * headDim, headDim);
+                        scaleInto(o, r * dimPadded, rowScale[r], out.data, out.row(b, h, i0 + r), headDim);
                     }
                 }
             }
@@ -115,7 +115,7 @@ final class AttentionF32 {
      * are not null (only those the caller needs). {@code dk} and {@code dv} sum over the query heads of a
      * group, so the work is split over (batch, key/value head) and no two threads write one row.
      */
-    void backward(AttentionRows q, AttentionRows k, AttentionRows v, float[] out, float[] lse, AttentionRows gradOut,
+    void backward(AttentionRows q, AttentionRows k, AttentionRows v, AttentionRows out, float[] lse, AttentionRows gradOut,
                   AttentionRows dq, AttentionRows dk, AttentionRows dv) {
         int queries = dims.queries(), keys = dims.keys(), headDim = dims.headDim();
         boolean needScoreGrad = dq != null || dk != null;
@@ -144,7 +144,7 @@ final class AttentionF32 {
                     gatherRows(gradOut, b, h, queries, 1f, gs);
                     // delta_i = dO_i · O_i = sum_j P_ij dP_ij, the softmax backward's row term
                     for (int i = 0; i < queries; i++) {
-                        delta[i] = dot(gs, i * dimPadded, out, (head + i) * headDim, headDim);
+                        delta[i] = dot(gs, i * dimPadded, out.data, out.row(b, h, i), headDim);
                     }
                     for (int i0 = 0; i0 < queries; i0 += ROWS) {
                         int rows = Math.min(ROWS, queries - i0);

@@ -31,16 +31,19 @@ public final class Workspace {
     private static final ThreadLocal<Workspace> CURRENT = new ThreadLocal<>();
     private static final boolean POISON = Boolean.getBoolean("peft4j.workspace.poison");
 
-    /** Recycled arrays by length. */
-    private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
+    /** By length: the arrays earlier scopes used, for this one to take again. */
+    private final Map<Integer, ArrayDeque<float[]>> kept = new HashMap<>();
+    /** By length: arrays this scope has used and handed back (backward's consumed gradients). */
+    private final Map<Integer, ArrayDeque<float[]>> recycled = new HashMap<>();
     /** Arrays handed out in the open scope and not yet recycled, with the order they were handed out in. */
     private final Map<float[], Long> handedOut = new IdentityHashMap<>();
     /** Every array handed out in the open scope, once each even when recycled and handed out again. */
     private final Set<float[]> usedThisScope = Collections.newSetFromMap(new IdentityHashMap<>());
     private long handouts;
-    /** Bytes this scope took from arrays kept from earlier scopes, and bytes it had to allocate. */
-    private long reusedBytes, missedBytes;
-    private boolean pooledAtOpen;
+    /** The lengths this scope asked for, in order, hashed; and the same for the scope before. */
+    private long shapes, previousShapes;
+    /** Whether this scope hands out arrays it tracks (else plain new ones), and whether the next will. */
+    private boolean tracking, trackNext = true;
     private boolean open;
 
     /** A zeroed float[n] from the current thread's open workspace, or a new array when none is open. */
@@ -71,37 +74,41 @@ public final class Workspace {
         Long order = ws.handedOut.get(arr);
         if (order == null || order < mark) return;
         ws.handedOut.remove(arr);
-        ws.giveBack(arr);
+        push(ws.recycled, arr);
     }
 
     /**
-     * Makes this workspace the current thread's until the returned scope closes. Closing recycles every
-     * array handed out meanwhile for the next scope, when the shapes repeat: a scope whose requests
-     * the kept arrays mostly did not serve (dynamic padding gives every batch its own length) lets its
-     * arrays go to the garbage collector instead, so that nothing outlives its batch for nothing. Scopes
-     * do not nest: inside an open one, this returns a scope that does nothing.
+     * Makes this workspace the current thread's until the returned scope closes; closing keeps the
+     * arrays the scope used for the next one. When a scope asks for a length none of the kept arrays
+     * has, its batch has other shapes than the last (dynamic padding gives batches their own lengths):
+     * the kept arrays are let go at once, and the scope's further results are plain arrays that die as
+     * soon as nothing uses them, as without a workspace. Holding them to the end of the batch would
+     * only have young collections copy and promote them. Tracking resumes after two scopes with the
+     * same shapes. Scopes do not nest: inside an open one, this returns a scope that does nothing.
      */
     public Scope open() {
         if (CURRENT.get() != null) return () -> {};
         if (open) throw new IllegalStateException("this workspace is open on another thread");
         open = true;
-        pooledAtOpen = !free.isEmpty();
-        reusedBytes = missedBytes = 0;
+        shapes = 0;
+        tracking = trackNext;
         CURRENT.set(this);
         return this::close;
     }
 
     private float[] take(int n) {
-        ArrayDeque<float[]> list = free.get(n);
-        float[] arr = list == null ? null : list.poll();
+        shapes = shapes * 31 + n;
+        if (!tracking) return new float[n];
+        float[] arr = poll(recycled, n);
+        if (arr == null) arr = poll(kept, n);
         if (arr == null) {
-            missedBytes += 4L * n;
-            // The first request missing the kept arrays means this batch has other shapes: drop them now,
-            // while this scope can still use the memory.
-            if (usedThisScope.isEmpty()) free.clear();
+            if (!kept.isEmpty()) { // other shapes than the scope before
+                kept.clear();
+                tracking = false;
+                return new float[n];
+            }
             arr = new float[n];
         } else {
-            if (!usedThisScope.contains(arr)) reusedBytes += 4L * n;
             Arrays.fill(arr, 0f);
         }
         handedOut.put(arr, handouts++);
@@ -109,21 +116,34 @@ public final class Workspace {
         return arr;
     }
 
-    private void giveBack(float[] arr) {
+    /** Takes an array of length n from the pool, or null; lengths with none left leave the map. */
+    private static float[] poll(Map<Integer, ArrayDeque<float[]>> pool, int n) {
+        ArrayDeque<float[]> list = pool.get(n);
+        if (list == null) return null;
+        float[] arr = list.poll();
+        if (list.isEmpty()) pool.remove(n);
+        return arr;
+    }
+
+    private static void push(Map<Integer, ArrayDeque<float[]>> pool, float[] arr) {
         if (POISON) Arrays.fill(arr, Float.NaN);
-        free.computeIfAbsent(arr.length, k -> new ArrayDeque<>()).push(arr);
+        pool.computeIfAbsent(arr.length, k -> new ArrayDeque<>()).push(arr);
     }
 
     private void close() {
         CURRENT.remove();
         open = false;
-        boolean shapesRepeat = !pooledAtOpen || reusedBytes >= missedBytes;
-        free.clear(); // arrays the scope never took are dropped; the ones it took come back below
-        if (shapesRepeat) {
-            for (float[] arr : usedThisScope) giveBack(arr);
-        } else if (POISON) {
-            for (float[] arr : usedThisScope) Arrays.fill(arr, Float.NaN);
+        kept.clear(); // arrays this scope never took are let go; the ones it took are kept below
+        recycled.clear();
+        for (float[] arr : usedThisScope) {
+            if (tracking) {
+                push(kept, arr);
+            } else if (POISON) {
+                Arrays.fill(arr, Float.NaN);
+            }
         }
+        trackNext = tracking || shapes == previousShapes;
+        previousShapes = shapes;
         usedThisScope.clear();
         handedOut.clear();
     }
@@ -131,7 +151,7 @@ public final class Workspace {
     /** Bytes held for reuse by the next scope. */
     public long pooledBytes() {
         long bytes = 0;
-        for (ArrayDeque<float[]> list : free.values()) for (float[] a : list) bytes += 4L * a.length;
+        for (ArrayDeque<float[]> list : kept.values()) for (float[] a : list) bytes += 4L * a.length;
         return bytes;
     }
 

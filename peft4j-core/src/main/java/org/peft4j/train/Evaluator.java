@@ -20,13 +20,21 @@ public final class Evaluator {
      * {@code perplexity} and {@code loss}, the mean per-token cross-entropy (causal LM).
      */
     public static Map<String, Double> evaluate(TaskModel model, Dataset data, BatchSource source) {
+        return evaluate(model, data, source, new Workspace());
+    }
+
+    /**
+     * As {@link #evaluate(TaskModel, Dataset, BatchSource)}, each batch in a scope of {@code workspace}:
+     * a trainer passes its own, so that evaluation batches shaped like training batches reuse its arrays
+     * instead of holding a second set beside them.
+     */
+    public static Map<String, Double> evaluate(TaskModel model, Dataset data, BatchSource source, Workspace workspace) {
         if (data.size() == 0) throw new IllegalArgumentException(data.name() + ": nothing to evaluate, the set is empty");
         if (data.task() != model.task()) {
             throw new IllegalArgumentException(data.name() + " is a " + data.task() + " dataset but the model does " + model.task());
         }
         boolean wasTraining = model.isTraining();
         model.trainMode(false);
-        Workspace workspace = new Workspace(); // each batch's scope reads what it needs before closing
         try (var scope = GradMode.noGrad()) {
             return switch (model.task()) {
                 case CLASSIFICATION -> classification(model, data, source, workspace);

@@ -250,7 +250,7 @@ public final class Trainer {
             }
             if (state.pendingLossSteps > 0) logTrain();
             if (devEval) {
-                Map<String, Double> metrics = Evaluator.evaluate(model, dev, source);
+                Map<String, Double> metrics = Evaluator.evaluate(model, dev, source, workspace);
                 String metric = Metrics.primary(model.task());
                 boolean improved = Metrics.improves(metric, metrics.get(metric), state.bestMetric);
                 if (improved) {
@@ -312,7 +312,7 @@ public final class Trainer {
             if (state.bestEpoch >= 0) model.restore(kept);
             Map<String, Double> testMetrics = new LinkedHashMap<>();
             if (test != null && test.size() > 0) {
-                testMetrics = Evaluator.evaluate(model, test, source);
+                testMetrics = Evaluator.evaluate(model, test, source, workspace);
                 logEval("test", testMetrics, false);
             }
             double wall = elapsedBefore + secondsHere();
