@@ -53,7 +53,12 @@ public final class E2eWorker {
                     case "setup" -> {
                         work = new E2eWorkload(req.path("method").asText(), WeightStorage.parse(req.path("storage").asText("f32")),
                                 req.path("batch").asInt(), req.path("seq").asInt());
-                        if (req.hasNonNull("export")) work.export(Path.of(req.get("export").asText()));
+                        if (req.hasNonNull("export")) {
+                            work.export(Path.of(req.get("export").asText()));
+                            // The export's write buffers are the harness's, not the workload's: collect
+                            // them before they settle in the old generation beside the measured run.
+                            System.gc();
+                        }
                         reply.put("trainable", work.trainableElements());
                         reply.put("threads", Parallel.threads());
                         // the JVM's heap ceiling bounds its RSS: set it with -Xmx in PEFT4J_JAVA_OPTS

@@ -5,6 +5,7 @@ import java.util.List;
 import org.peft4j.autograd.Autograd;
 import org.peft4j.tensor.DType;
 import org.peft4j.tensor.Tensor;
+import org.peft4j.tensor.Workspace;
 
 /**
  * Joining and cutting tensors along an axis: concat, split, chunk, stack.
@@ -219,9 +220,9 @@ public final class Shapes {
         return DType.F32;
     }
 
-    /** A zeroed float[] (F32) or double[] (F64). */
+    /** A zeroed float[] (F32, from the open {@link Workspace}) or double[] (F64) for an op's result. */
     static Object newArray(DType type, int length) {
-        return type == DType.F64 ? new double[length] : new float[length];
+        return type == DType.F64 ? new double[length] : Workspace.floats(length);
     }
 
     /** A contiguous heap tensor over a float[] or double[] (no copy). */

@@ -268,7 +268,7 @@ public final class Tensor {
     /** This tensor if it is contiguous, else a contiguous copy (recorded for autograd). */
     public Tensor contiguous() {
         if (isContiguous() && offset == 0) return this;
-        Tensor out = detachedCopy(dtype);
+        Tensor out = copyInto(Workspace.zeros(dtype, shape)); // an op's result: from the open workspace
         return Autograd.record(out, "contiguous", g -> new Tensor[] {g}, this);
     }
 
@@ -282,8 +282,10 @@ public final class Tensor {
     }
 
     /** A contiguous copy in {@code target} that shares nothing with this tensor and records nothing. */
-    public Tensor detachedCopy(DType target) {
-        Tensor out = zeros(target, shape);
+    public Tensor detachedCopy(DType target) { return copyInto(zeros(target, shape)); }
+
+    /** Writes this tensor's values into {@code out}, a fresh contiguous tensor of its shape; returns out. */
+    private Tensor copyInto(Tensor out) {
         float[] dstF = out.heapFloats();
         Object base = data.heapBase().orElse(null);
         if (dtype == DType.F32 && dstF != null && base instanceof float[] src) {

@@ -4,6 +4,7 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.IdentityHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -33,6 +34,8 @@ public final class Workspace {
 
     /** By length: the arrays earlier scopes used, for this one to take again. */
     private final Map<Integer, ArrayDeque<float[]>> kept = new HashMap<>();
+    /** The lengths kept when this scope opened. */
+    private final Set<Integer> keptLengths = new HashSet<>();
     /** By length: arrays this scope has used and handed back (backward's consumed gradients). */
     private final Map<Integer, ArrayDeque<float[]>> recycled = new HashMap<>();
     /** Arrays handed out in the open scope and not yet recycled, with the order they were handed out in. */
@@ -79,12 +82,13 @@ public final class Workspace {
 
     /**
      * Makes this workspace the current thread's until the returned scope closes; closing keeps the
-     * arrays the scope used for the next one. When a scope asks for a length none of the kept arrays
-     * has, its batch has other shapes than the last (dynamic padding gives batches their own lengths):
-     * the kept arrays are let go at once, and the scope's further results are plain arrays that die as
-     * soon as nothing uses them, as without a workspace. Holding them to the end of the batch would
-     * only have young collections copy and promote them. Tracking resumes after two scopes with the
-     * same shapes. Scopes do not nest: inside an open one, this returns a scope that does nothing.
+     * arrays the scope used for the next one. A scope may need more arrays of a kept length than are
+     * kept (a training step after an inference pass). But when it asks for a length that was not kept
+     * while kept arrays are left, its batch has other shapes than the last (dynamic padding gives
+     * batches their own lengths): the kept arrays are let go at once, and the scope's further results
+     * are plain arrays that die as soon as nothing uses them, as without a workspace. Holding them to
+     * the end of the batch would only have young collections copy and promote them. Tracking resumes
+     * after two scopes with the same shapes. Scopes do not nest: inside an open one, this returns a scope that does nothing.
      */
     public Scope open() {
         if (CURRENT.get() != null) return () -> {};
@@ -92,6 +96,8 @@ public final class Workspace {
         open = true;
         shapes = 0;
         tracking = trackNext;
+        keptLengths.clear();
+        keptLengths.addAll(kept.keySet());
         CURRENT.set(this);
         return this::close;
     }
@@ -102,7 +108,7 @@ public final class Workspace {
         float[] arr = poll(recycled, n);
         if (arr == null) arr = poll(kept, n);
         if (arr == null) {
-            if (!kept.isEmpty()) { // other shapes than the scope before
+            if (!kept.isEmpty() && !keptLengths.contains(n)) { // other shapes than the scope before
                 kept.clear();
                 tracking = false;
                 return new float[n];
