@@ -43,10 +43,6 @@ public final class Workspace {
     /** Every array handed out in the open scope, once each even when recycled and handed out again. */
     private final Set<float[]> usedThisScope = Collections.newSetFromMap(new IdentityHashMap<>());
     private long handouts;
-    /** The lengths this scope asked for, in order, hashed; and the same for the scope before. */
-    private long shapes, previousShapes;
-    /** Whether this scope hands out arrays it tracks (else plain new ones), and whether the next will. */
-    private boolean tracking, trackNext = true;
     private boolean open;
 
     /** A zeroed float[n] from the current thread's open workspace, or a new array when none is open. */
@@ -83,19 +79,15 @@ public final class Workspace {
     /**
      * Makes this workspace the current thread's until the returned scope closes; closing keeps the
      * arrays the scope used for the next one. A scope may need more arrays of a kept length than are
-     * kept (a training step after an inference pass). But when it asks for a length that was not kept
-     * while kept arrays are left, its batch has other shapes than the last (dynamic padding gives
-     * batches their own lengths): the kept arrays are let go at once, and the scope's further results
-     * are plain arrays that die as soon as nothing uses them, as without a workspace. Holding them to
-     * the end of the batch would only have young collections copy and promote them. Tracking resumes
-     * after two scopes with the same shapes. Scopes do not nest: inside an open one, this returns a scope that does nothing.
+     * kept (a training step after an inference pass). When it asks for a length that was not kept,
+     * its batch has other shapes than the last (dynamic padding gives batches their own lengths): the
+     * kept arrays left are let go at once, so memory never holds two shapes' worth. Scopes do not
+     * nest: inside an open one, this returns a scope that does nothing.
      */
     public Scope open() {
         if (CURRENT.get() != null) return () -> {};
         if (open) throw new IllegalStateException("this workspace is open on another thread");
         open = true;
-        shapes = 0;
-        tracking = trackNext;
         keptLengths.clear();
         keptLengths.addAll(kept.keySet());
         CURRENT.set(this);
@@ -103,16 +95,10 @@ public final class Workspace {
     }
 
     private float[] take(int n) {
-        shapes = shapes * 31 + n;
-        if (!tracking) return new float[n];
         float[] arr = poll(recycled, n);
         if (arr == null) arr = poll(kept, n);
         if (arr == null) {
-            if (!kept.isEmpty() && !keptLengths.contains(n)) { // other shapes than the scope before
-                kept.clear();
-                tracking = false;
-                return new float[n];
-            }
+            if (!keptLengths.contains(n)) kept.clear(); // other shapes than the scope before
             arr = new float[n];
         } else {
             Arrays.fill(arr, 0f);
@@ -139,17 +125,9 @@ public final class Workspace {
     private void close() {
         CURRENT.remove();
         open = false;
-        kept.clear(); // arrays this scope never took are let go; the ones it took are kept below
+        kept.clear(); // arrays this scope never took are let go; the ones it took are kept
         recycled.clear();
-        for (float[] arr : usedThisScope) {
-            if (tracking) {
-                push(kept, arr);
-            } else if (POISON) {
-                Arrays.fill(arr, Float.NaN);
-            }
-        }
-        trackNext = tracking || shapes == previousShapes;
-        previousShapes = shapes;
+        for (float[] arr : usedThisScope) push(kept, arr);
         usedThisScope.clear();
         handedOut.clear();
     }
