@@ -141,7 +141,7 @@ final class TrainJob {
                 TrainProgress.percent(r.trainableParameters(), r.totalParameters()), formatBytes(r.peakRssBytes()));
         if (r.peakRssBytes() > 1L << 30 && !heapCapped()) {
             out.println("memory   the JVM heap grew into free RAM (up to " + formatBytes(Runtime.getRuntime().maxMemory())
-                    + "); PEFT4J_JAVA_OPTS=-Xmx<size> caps it, at some speed (docs/performance.md)");
+                    + ") holding batches of other lengths; PEFT4J_JAVA_OPTS=-Xmx<size> caps it (docs/performance.md)");
         }
         out.println("adapter  " + r.adapterDir());
         out.println("metrics  " + r.metricsFile());
