@@ -139,18 +139,8 @@ final class TrainJob {
                 ProgressBar.formatDuration(r.wallSeconds()), r.testMetrics().isEmpty() ? "no test set"
                         : "test " + TrainProgress.format(r.testMetrics()), r.trainableParameters(),
                 TrainProgress.percent(r.trainableParameters(), r.totalParameters()), formatBytes(r.peakRssBytes()));
-        if (r.peakRssBytes() > 1L << 30 && !heapCapped()) {
-            out.println("memory   the JVM heap grew into free RAM (up to " + formatBytes(Runtime.getRuntime().maxMemory())
-                    + ") holding batches of other lengths; PEFT4J_JAVA_OPTS=-Xmx<size> caps it (docs/performance.md)");
-        }
         out.println("adapter  " + r.adapterDir());
         out.println("metrics  " + r.metricsFile());
-    }
-
-    /** Whether the JVM runs with an explicit heap ceiling. */
-    private static boolean heapCapped() {
-        return java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
-                .anyMatch(a -> a.startsWith("-Xmx") || a.startsWith("-XX:MaxHeapSize") || a.startsWith("-XX:MaxRAMPercentage"));
     }
 
     /** {@code 1e-3}, {@code 5e-4}, {@code 0.02}: learning rates as people write them. */

@@ -69,6 +69,27 @@ class WorkspaceTest {
     }
 
     @Test
+    void changingShapesAskForACollectionOnceTwiceABatchHasBeenLetGo() {
+        Workspace ws = new Workspace();
+        for (int length = N; length < N + 3; length++) {
+            try (Workspace.Scope s = ws.open()) {
+                Workspace.floats(length);
+            }
+            assertEquals(0, ws.collectionsRequested(), "let go so far: " + (length - N) + " batches");
+        }
+        try (Workspace.Scope s = ws.open()) {
+            Workspace.floats(N + 3); // the third batch let go: more than twice this one
+        }
+        assertEquals(1, ws.collectionsRequested());
+        for (int i = 0; i < 5; i++) {
+            try (Workspace.Scope s = ws.open()) {
+                Workspace.floats(N + 3); // repeated shapes let nothing go
+            }
+        }
+        assertEquals(1, ws.collectionsRequested());
+    }
+
+    @Test
     void aNestedScopeLeavesTheOuterOneInCharge() {
         Workspace outer = new Workspace(), inner = new Workspace();
         try (Workspace.Scope s = outer.open()) {
