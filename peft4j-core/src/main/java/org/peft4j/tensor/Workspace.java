@@ -55,7 +55,7 @@ public final class Workspace {
 
     /** An F32 result tensor of this shape from the current workspace; other dtypes allocate normally. */
     public static Tensor zeros(DType dtype, int... shape) {
-        if (dtype != DType.F32 || CURRENT.get() == null) return Tensor.zeros(dtype, shape);
+        if (dtype != DType.F32) return Tensor.zeros(dtype, shape);
         return Tensor.of(floats(Math.toIntExact(Tensor.numel(shape))), shape);
     }
 
